@@ -1,0 +1,28 @@
+# `make demo` and `make test` each bring .venv up to date first (DESIGN.md, "Two commands").
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# CPU torch for this machine and CI; a GPU user sets TORCH_CONSTRAINTS= (see README).
+TORCH_CONSTRAINTS ?= constraints/cpu.txt
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
+	test -x $(PY) || python3 -m venv $(VENV)
+	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) train.py -m +sweep=protein_working run=demo
+	$(VENV)/bin/nested-sweep summary demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+clean:
+	rm -rf train_dir outputs multirun

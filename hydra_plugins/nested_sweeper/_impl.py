@@ -1,0 +1,307 @@
+"""The sweep loop: spec → method → batch → launcher → study, round after round.
+
+    python train.py -m +sweep=protein_working run=demo
+
+loads ``conf/sweep/protein_working.yaml``, opens ``sqlite:///train_dir/sweep/demo/sweep.db``
+and runs ``rollout_count`` rounds of ``num_samples`` runs through the configured launcher.
+Rerunning the command resumes: finished runs are kept, interrupted ones are failed with
+reason ``interrupted`` and replaced, and exactly ``rollout_count × num_samples`` runs finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hydra.core.plugins import Plugins
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from ._cli import SWEEP_KEYS, display_path
+from ._errors import SweepError
+from ._overrides import split_arguments, to_overrides
+from ._run import RunOutcome, TrialRunner
+from ._spec import SweepSpec, find_sweep_file, load_spec
+from ._study import NewTrial, Study, count, fail_reasons
+from ._types import TrialRecord, TrialState
+
+log = logging.getLogger(__name__)
+# Seconds a worker waits for runs of other workers before looking again.
+POLL_S = 2.0
+
+
+# ---------------------------------------------------------------------------- pure helpers
+
+
+def read_metric(value: Any, metric: str) -> tuple[float | None, dict[str, float], str | None]:
+    """(metric, all numbers, failure reason) from a job's return value."""
+    if isinstance(value, RunOutcome):
+        value = value.value
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None, {}, f"returned {value!r}, not a number or a mapping holding '{metric}'"
+    if isinstance(value, (int, float)):
+        numbers = {metric: float(value)}
+    elif isinstance(value, Mapping):
+        numbers = {str(k): float(v) for k, v in value.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if metric not in numbers:
+            return None, numbers, f"the returned mapping has no number '{metric}' (keys: {sorted(map(str, value))})"
+    else:
+        return None, {}, f"returned a {type(value).__name__}, not a number or a mapping"
+    result = numbers[metric]
+    if not math.isfinite(result):
+        return None, numbers, f"metric '{metric}' is {result}"
+    return result, {k: v for k, v in numbers.items() if math.isfinite(v)}, None
+
+
+def sweep_file_name(config: DictConfig, sweep_file: str | None) -> str:
+    """Which sweep file: the sweeper setting, then `sweep_params`, then `+sweep=NAME`."""
+    if sweep_file:
+        return sweep_file
+    params = OmegaConf.select(config, "sweep_params", default=None)
+    if params:
+        return str(params)
+    choice = OmegaConf.select(config, "hydra.runtime.choices.sweep", default=None)
+    if choice:
+        return str(choice)
+    raise SweepError("no sweep file selected", key="sweep",
+                     fix="add +sweep=NAME (conf/sweep/NAME.yaml) or ++sweep_params=sweep/NAME")
+
+
+def config_dirs(config: DictConfig) -> list[str]:
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=[]) or []
+    return [s.path for s in sources if s.schema == "file"]
+
+
+def fixed_cli_paths(fixed_cli: Sequence[str]) -> set[str]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = OverridesParser.create().parse_overrides(list(fixed_cli))
+    return {o.key_or_group for o in overrides}
+
+
+# ---------------------------------------------------------------------------- the sweeper
+
+
+class NestedSweeperImpl:
+    def __init__(self, **conf: Any) -> None:
+        self.conf = conf
+        self.config: DictConfig | None = None
+        self.launcher: Any = None
+        self.runner: TrialRunner | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config = config
+        self.runner = TrialRunner(task_function, timeout=self.conf.get("run_timeout"))
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=self.runner
+        )
+
+    # ------------------------------------------------------------------ setup of one sweep
+
+    def load(self, arguments: list[str]) -> tuple[SweepSpec, list[str]]:
+        assert self.config is not None
+        # `hydra.sweeper.params` first, so the command line wins on the same key.
+        params = [f"{k}={v}" for k, v in (self.conf.get("params") or {}).items()]
+        cli_space, fixed_cli = split_arguments(params + list(arguments))
+        name = sweep_file_name(self.config, self.conf.get("sweep_file"))
+        path = find_sweep_file(name, config_dirs(self.config))
+        plain = OmegaConf.to_container(self.config, resolve=False)
+        assert isinstance(plain, dict)
+        composed = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
+        own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples") if k in plain}
+        spec = load_spec(path, config=composed, file=display_path(path), extra=cli_space,
+                         overrides=own)
+        pinned = fixed_cli_paths(fixed_cli) & set(spec.parameters)
+        if pinned:
+            log.info("fixed on the command line, not searched: %s", ", ".join(sorted(pinned)))
+            params = {k: v for k, v in spec.parameters.items() if k not in pinned}
+            spec = replace(spec, parameters=MappingProxyType(params))
+        return spec, fixed_cli
+
+    def sweep(self, arguments: list[str]) -> None:
+        assert self.config is not None and self.runner is not None
+        spec, fixed_cli = self.load(arguments)
+        sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        storage = self.conf.get("storage") or f"sqlite:///{sweep_dir / 'sweep.db'}"
+        name = self.conf.get("study_name") or str(OmegaConf.select(self.config, "run", default="sweep"))
+        method_name = self.conf.get("method") or spec.method
+        seed = next(s for s in (self.conf.get("seed"), spec.seed, 0) if s is not None)
+        study = Study(storage, name, goal=spec.goal,
+                      spec={**spec.to_dict(), "method": method_name, "seed": seed},
+                      space=spec.space)
+        study.study.set_user_attr("sweep_dir", str(sweep_dir))
+        loop = SweepLoop(self, spec, study, method_name, seed, fixed_cli, storage, name)
+        try:
+            loop.run()
+        finally:
+            study.close()
+        if self.conf.get("summary", True):
+            print_summary(storage, name)
+
+
+class SweepLoop:
+    """Rounds of one sweep in one worker process."""
+
+    def __init__(self, sweeper: NestedSweeperImpl, spec: SweepSpec, study: Study,
+                 method_name: str, seed: int, fixed_cli: list[str], storage: str, name: str):
+        from ._methods import make_method
+
+        self.sweeper = sweeper
+        self.spec = spec
+        self.study = study
+        self.fixed = to_overrides(dict(spec.fixed)) + list(fixed_cli)
+        self.storage = storage
+        self.name = name
+        self.run_name = str(OmegaConf.select(sweeper.config, "run", default=name))
+        self.target = spec.rollout_count * spec.num_samples
+        self.method = make_method(method_name, spec.space, goal=spec.goal, seed=seed,
+                                  **dict(sweeper.conf.get("method_kwargs") or {}))
+        self.max_failure_rate = float(sweeper.conf.get("max_failure_rate", 0.5))
+        self.start = time.monotonic()
+        self.best: tuple[float, str] | None = None
+
+    def run(self) -> None:
+        interrupted = self.study.fail_interrupted()
+        if interrupted:
+            log.info("marked %d interrupted run(s) FAIL: trials %s", len(interrupted), interrupted)
+        records = self.study.records()
+        self._note_best(records)
+        log.info("sweep '%s': %s, %d rounds × %d runs, study %s (%d finished before)",
+                 self.spec.file, self.method.name, self.spec.rollout_count, self.spec.num_samples,
+                 self.storage, count(records, TrialState.COMPLETE, TrialState.PRUNED))
+        while True:
+            records = self.study.records()
+            done = count(records, TrialState.COMPLETE, TrialState.PRUNED)
+            running = count(records, TrialState.RUNNING)
+            self.check_failures(records)
+            if done >= self.target:
+                break
+            n = min(self.spec.num_samples, self.target - done - running)
+            if n <= 0:  # the rest is running in other workers
+                time.sleep(POLL_S)
+                self.study.fail_interrupted()
+                continue
+            suggestions = self.suggest(records, n)
+            if not suggestions:
+                log.info("the search space is exhausted after %d runs", done)
+                break
+            self.run_batch(suggestions)
+
+    def suggest(self, records: list[TrialRecord], n: int) -> list[dict[str, Any]]:
+        if not self.spec.parameters:
+            return [{} for _ in range(n)]
+        if self.method.exhausted(records):
+            return []
+        return [self.spec.active_params(s) for s in self.method.suggest(records, n)]
+
+    def run_batch(self, suggestions: list[dict[str, Any]]) -> None:
+        round_ = self.study.next_round()
+        trials = [self.study.create(s, round=round_, attrs={}) for s in suggestions]
+        for group in _contiguous(trials):
+            self.launch(group)
+
+    def launch(self, trials: list[NewTrial]) -> None:
+        sweeper = self.sweeper
+        assert sweeper.runner is not None
+        batch = []
+        for trial in trials:
+            run = f"{self.run_name}.r.{trial.number}"
+            self.study.set_attrs(trial, {"run_name": run, "job_num": trial.number})
+            sweeper.runner.trials[trial.number] = {
+                "parameters": trial.params, "round": trial.round, "trial": trial.number,
+                "study": self.name, "storage": self.storage, "run": run,
+                "metric": self.spec.metric, "goal": self.spec.goal,
+            }
+            batch.append(self.fixed + to_overrides(trial.params))
+        returns = sweeper.launcher.launch(batch, initial_job_idx=trials[0].number)
+        for trial, ret in zip(trials, returns):
+            self.record(trial, ret)
+
+    def record(self, trial: NewTrial, ret: Any) -> None:
+        from hydra.core.utils import JobStatus
+
+        run_dir = str(Path(ret.working_dir if ret.working_dir else ".").resolve())
+        attrs: dict[str, Any] = {"run_dir": _output_dir(ret) or run_dir}
+        outcome = ret._return_value
+        if ret.status == JobStatus.FAILED:
+            value, numbers, reason = None, {}, f"{type(outcome).__name__}: {outcome}"
+        else:
+            value, numbers, reason = read_metric(outcome, self.spec.metric)
+        runtime = outcome.runtime if isinstance(outcome, RunOutcome) else None
+        attrs.update(metrics=numbers, runtime=runtime,
+                     cost=numbers.get(self.spec.cost or "", runtime))
+        if reason is not None:
+            state = TrialState.FAIL
+            attrs["fail_reason"] = reason
+        elif isinstance(outcome, RunOutcome) and outcome.pruned:
+            state = TrialState.PRUNED
+        else:
+            state = TrialState.COMPLETE
+        self.study.finish(trial, state, value, attrs)
+        self._progress(trial, state, value, reason)
+
+    def _progress(self, trial: NewTrial, state: TrialState, value: float | None,
+                  reason: str | None) -> None:
+        run = f"{self.run_name}.r.{trial.number}"
+        if value is not None and state is not TrialState.FAIL:
+            if self.best is None or _better(value, self.best[0], self.spec.goal):
+                self.best = (value, run)
+        shown = f"{self.spec.metric}={value:.6g}" if value is not None else f"FAIL ({reason})"
+        best = f"best={self.best[0]:.6g} ({self.best[1]})" if self.best else "best=-"
+        log.info("[round %d/%d] %s %s %s  elapsed %.1fs", trial.round + 1,
+                 self.spec.rollout_count, run, shown, best, time.monotonic() - self.start)
+
+    def _note_best(self, records: list[TrialRecord]) -> None:
+        for r in records:
+            if r.ok and r.value is not None and (self.best is None or _better(r.value, self.best[0], self.spec.goal)):
+                self.best = (r.value, r.attrs.get("run_name", str(r.number)))
+
+    def check_failures(self, records: list[TrialRecord]) -> None:
+        """Stop once failures exceed max_failure_rate × the planned number of runs."""
+        failed = count(records, TrialState.FAIL)
+        if failed and failed > self.max_failure_rate * self.target:
+            reasons = fail_reasons(records)
+            shown = "; ".join(reasons[-10:])
+            raise SweepError(
+                f"{failed} runs failed, more than max_failure_rate {self.max_failure_rate} × "
+                f"{self.target} planned runs; failures: {shown}",
+                key="hydra.sweeper.max_failure_rate",
+                fix="fix the failing runs (see their run directories), or raise max_failure_rate",
+            )
+
+
+def _better(a: float, b: float, goal: str) -> bool:
+    return a > b if goal == "maximize" else a < b
+
+
+def _contiguous(trials: list[NewTrial]) -> list[list[NewTrial]]:
+    """Trials split into runs of consecutive numbers: a launch numbers its jobs contiguously."""
+    groups: list[list[NewTrial]] = []
+    for trial in trials:
+        if groups and groups[-1][-1].number + 1 == trial.number:
+            groups[-1].append(trial)
+        else:
+            groups.append([trial])
+    return groups
+
+
+def _output_dir(ret: Any) -> str | None:
+    try:
+        return str(Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve())
+    except Exception:
+        return None
+
+
+def print_summary(storage: str, name: str) -> None:
+    from ._summary import load_report, render_table
+
+    print(render_table(load_report(name, storage=storage, study_name=name)))

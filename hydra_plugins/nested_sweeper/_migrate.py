@@ -1,0 +1,939 @@
+"""``nested-sweep migrate``: rewrite legacy sweep files into the nested sweep-file format.
+
+Four legacy shapes are read, alone or mixed in one file:
+
+* CARBS markers anywhere (``trainer: {learning_rate: ${ss:log, 1e-5, 1e-1}}`` or ``$<ss:...>``):
+  each becomes a parameter at its dotted path (:mod:`._carbs` gives distribution and centre).
+* CARBS parameter blocks: a root ``parameters:`` tree nested by group whose leaves hold
+  ``space: linear | log | logit | pow2``, ``min``, ``max`` and optional ``is_int``/``search_center``.
+* Root-level overrides (``trainer: {total_timesteps: 2048}``): moved under ``sweep.<group>``.
+* W&B sweep files (``method``/``metric``/``parameters``/``early_terminate``/``run_cap`` and
+  ``program``/``command``): ``metric: {name, goal}`` becomes ``metric`` + ``goal``, nested
+  ``parameters`` blocks flatten to dotted paths, ``value`` parameters become fixed overrides,
+  ``run_cap: N`` becomes ``rollout_count: N`` with ``num_samples: 1``, and ``program``/``command``
+  are dropped (the sweeper launches runs itself).
+
+Example: ``migrate_text`` turns the legacy file on the left into the one on the right and lists
+one line per change (``trainer.learning_rate: ${ss:log, 1e-5, 1e-1} -> sweep.parameters...``)::
+
+    trainer:                                  # @package _global_
+      learning_rate: ${ss:log, 1e-5, 1e-1}    sweep:
+      total_timesteps: 2048                     method: protein
+                                                parameters:
+                                                  trainer.learning_rate: {distribution: log_normal,
+                                                    min: 1.0e-05, max: 0.1, mean: 0.001, scale: 0.5}
+                                                trainer:
+                                                  total_timesteps: 2048
+
+The YAML is edited with ruamel.yaml's round-trip mode, so comments travel with the keys they
+belong to. A file that needs nothing comes back byte for byte. Paths are not checked here:
+``nested-sweep validate`` checks them against the composed config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from io import StringIO
+from typing import Any, TextIO
+
+from ._carbs import CarbsMarker, marker_from_args, parse_marker
+from ._errors import SweepError
+
+# Keys a sweep file may hold at its root; everything else moves under `sweep`.
+ROOT_KEYS = ("defaults", "rollout_count", "num_samples", "sweep")
+# Settings of the search itself (as `_spec.SETTINGS`), in the order they are written under `sweep`.
+SETTINGS = (
+    "name",
+    "description",
+    "method",
+    "metric",
+    "goal",
+    "parameters",
+    "early_terminate",
+    "seed",
+    "cost",
+    "rollout_count",
+    "num_samples",
+)
+# Config groups of conf/train.yaml: a root key outside these is moved too, with a note.
+CONFIG_GROUPS = ("trainer", "env", "hardware", "wandb", "user")
+# Keys only a W&B sweep file has at its root.
+WANDB_ROOT = ("program", "command", "run_cap", "early_terminate", "project", "entity")
+# Keys that make a mapping a parameter specification rather than a nested config group.
+SPEC_KEYS = frozenset(
+    {"distribution", "value", "values", "min", "max", "mu", "sigma", "q", "probabilities"}
+    | {"a", "b", "mean", "scale", "space", "is_int", "search_center", "grid_points", "when"}
+)
+CARBS_BLOCK_KEYS = frozenset({"space", "min", "max", "is_int", "search_center", "scale"})
+CARBS_SPACES = ("linear", "log", "logit", "pow2", "int")
+_PACKAGE = re.compile(r"^#\s*@package\s+(\S+)\s*$")
+_HEADER = "# @package _global_"
+
+
+@dataclass
+class Migration:
+    """The migrated text, one human-readable line per change, and the legacy shape found.
+
+    ``kind`` is ``"wandb"``, ``"carbs"`` (markers), ``"carbs-params"`` (CARBS ``space:``
+    blocks), ``"root-overrides"`` (only keys moved under ``sweep``) or ``"none"``.
+    """
+
+    text: str
+    changes: list[str]
+    kind: str
+
+
+def migrate_text(text: str, *, file: str = "<string>") -> Migration:
+    """Migrate one sweep file's text; raises :class:`SweepError` for input it cannot convert."""
+    header, has_package = _header_lines(text, file)
+    yaml = _yaml()
+    root = _load(yaml, text, file)
+    m = _Migrator(file, root)
+    m.run()
+    changes = list(m.changes)
+    if not has_package:
+        changes.insert(
+            0, f"added '{_HEADER}' as the first line (Hydra merges the file at the root)"
+        )
+    if not changes:
+        return Migration(text=text, changes=[], kind="none")
+    if m.structural:
+        root.ca.comment = None  # the header comments are written back textually below
+        body = StringIO()
+        yaml.dump(root, body)
+        lines = [_HEADER, *header]
+        new_text = "\n".join(lines) + "\n" + body.getvalue()
+    else:
+        new_text = f"{_HEADER}\n{text}"
+    return Migration(text=new_text, changes=changes, kind=m.kind())
+
+
+def migrate_main(paths: list[str], *, in_place: bool, out: TextIO, err: TextIO) -> int:
+    """Migrate files for the command line; returns the exit code (0 ok, 2 on any error).
+
+    Without ``in_place`` the migrated YAML goes to ``out`` (so ``> new.yaml`` works) and the
+    list of changes to ``err``; with it, changed files are rewritten and the changes listed
+    on ``out``. Errors print as one line on ``err``, never as a traceback.
+    """
+    code = 0
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            result = migrate_text(text, file=path)
+        except SweepError as error:
+            print(f"error: {error}", file=err)
+            code = 2
+            continue
+        except OSError as error:
+            print(f"error: {path}: {error.strerror or error}", file=err)
+            code = 2
+            continue
+        if in_place:
+            _report_in_place(path, result, out)
+        else:
+            _report_printed(path, result, out, err, many=len(paths) > 1)
+    return code
+
+
+# --- the migration ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Migrator:
+    """One file's migration: edits ``root`` (a ruamel CommentedMap) in place."""
+
+    file: str
+    root: Any
+    changes: list[str] = field(default_factory=list)
+    structural: bool = False  # the YAML tree changed (else only the header line is added)
+    found: set[str] = field(default_factory=set)
+
+    def run(self) -> None:
+        root = self.root
+        if any(k in root for k in WANDB_ROOT) or _is_wandb_metric(root.get("metric")):
+            self.found.add("wandb")
+            self._wandb_root_keys()
+        sweep = root.get("sweep")
+        if sweep is not None and not isinstance(sweep, Mapping):
+            raise SweepError("`sweep` must be a mapping", file=self.file, key="sweep")
+        self.sweep = _new_map() if sweep is None else sweep
+        self.params = self._existing_params()
+        self._settings_from_root()
+        for key in [k for k in root if k not in ROOT_KEYS and k != "parameters"]:
+            self._move_root_key(key)
+        self._markers_in_sweep_groups()
+        self._root_parameters()
+        self._place_params()
+        if self.found & {"carbs", "carbs-params"} and "method" not in self.sweep:
+            self._insert_setting("method", "protein")
+            self.changes.append("sweep.method: protein (CARBS's successor; it uses the centres)")
+        if sweep is None and len(self.sweep):
+            if "sweep" in root:
+                root["sweep"] = self.sweep  # it was `sweep:` with nothing under it
+            else:
+                root.insert(len(root), "sweep", self.sweep)
+        self._check_disjoint()
+
+    def kind(self) -> str:
+        for kind in ("wandb", "carbs", "carbs-params", "root-overrides"):
+            if kind in self.found:
+                return kind
+        return "none"
+
+    # -- root keys ---------------------------------------------------------------------------
+
+    def _wandb_root_keys(self) -> None:
+        root = self.root
+        for key in ("program", "command"):
+            if key in root:
+                self._drop(key, f"{key}: not needed (the sweeper launches each run through Hydra)")
+        for key in ("project", "entity"):
+            if key in root:
+                value = root[key]
+                self._drop(
+                    key, f"{key}: {value} removed; set wandb.{key}={value} in the wandb config"
+                )
+        if "run_cap" in root:
+            self._run_cap()
+
+    def _run_cap(self) -> None:
+        root = self.root
+        cap = root["run_cap"]
+        if "rollout_count" in root or "num_samples" in root:
+            raise SweepError(
+                "run_cap and rollout_count/num_samples are both given",
+                file=self.file,
+                key="run_cap",
+                fix="keep one of them",
+            )
+        pos = list(root).index("run_cap")
+        comment = root.ca.items.get("run_cap")
+        self._drop("run_cap", "")
+        root.insert(pos, "rollout_count", cap)
+        root.insert(pos + 1, "num_samples", 1)
+        if comment:
+            root.ca.items["rollout_count"] = comment
+        self.changes.append(
+            f"run_cap: {cap} -> rollout_count: {cap}, num_samples: 1 (runs per round)"
+        )
+
+    def _drop(self, key: str, note: str) -> None:
+        del self.root[key]
+        self.structural = True
+        if note:
+            self.changes.append(note)
+
+    def _settings_from_root(self) -> None:
+        root = self.root
+        moved = ["method", "metric", "goal", "early_terminate", "cost"]
+        if "wandb" in self.found:
+            moved[:0] = ["name", "description"]  # W&B's sweep name/description
+        for key in moved:
+            if key not in root:
+                continue
+            value, comment = _pop(root, key)
+            self.structural = True
+            self.found.add("root-overrides")
+            if key == "metric" and isinstance(value, Mapping):
+                self._metric_mapping(value, "metric")
+            else:
+                self._insert_setting(key, value, comment)
+                self.changes.append(f"{key}: moved under sweep.{key}")
+        metric = self.sweep.get("metric")
+        if "wandb" in self.found and isinstance(metric, Mapping):
+            del self.sweep["metric"]
+            self.structural = True
+            self._metric_mapping(metric, "sweep.metric")
+
+    def _metric_mapping(self, metric: Mapping[str, Any], where: str) -> None:
+        if "name" not in metric:
+            raise SweepError(
+                "metric needs a name", file=self.file, key=where, fix="metric: {name: reward}"
+            )
+        name, goal = metric["name"], metric.get("goal")
+        self._insert_setting("metric", name)
+        if goal is None:
+            self.changes.append(f"{where}: {{name: {name}}} -> sweep.metric: {name}")
+        else:
+            self._insert_setting("goal", goal)
+            self.changes.append(
+                f"{where}: {{name: {name}, goal: {goal}}} -> sweep.metric: {name}, sweep.goal: {goal}"
+            )
+        for extra in sorted(set(metric) - {"name", "goal"}):
+            self.changes.append(
+                f"{where}.{extra}: removed (the nested sweeper has no such setting)"
+            )
+
+    def _insert_setting(self, key: str, value: Any, comment: Any = None) -> None:
+        sweep = self.sweep
+        if key in sweep:
+            if _plain(sweep[key]) != _plain(value):
+                raise SweepError(
+                    f"{key} is given both at the root ({_plain(value)!r}) and under sweep "
+                    f"({_plain(sweep[key])!r})",
+                    file=self.file,
+                    key=key,
+                    fix=f"keep only sweep.{key}",
+                )
+            return
+        sweep.insert(_setting_pos(sweep, key), key, value)
+        if comment:
+            sweep.ca.items[key] = comment
+
+    def _move_root_key(self, key: str) -> None:
+        value, comment = _pop(self.root, key)
+        self.structural = True
+        self.found.add("root-overrides")
+        marker = parse_marker(value, key=key, file=self.file) if isinstance(value, str) else None
+        if marker is not None:
+            self._add_marker(key, marker, f"{key}: {value.strip()}", comment)
+            return
+        if isinstance(value, Mapping) and _is_carbs_block(value):
+            self._add_marker(
+                key, self._block_marker(value, key), key, _block_comment(value, comment), block=True
+            )
+            return
+        if key == "seed":
+            # The run's seed, not the search's: `sweep.seed` would seed the method instead.
+            self._add_constant_param(key, value, "seed: kept as the parameter seed: {value: ...}")
+            return
+        if isinstance(value, Mapping):
+            self._extract(value, key, where=key)
+            if not len(value):
+                return  # it held only markers, now parameters
+        elif isinstance(value, list):
+            self._refuse_list_markers(value, key)
+        _shift_comments(value, 2)  # one level deeper now, under `sweep:`
+        self._merge(self.sweep, key, value, comment, where=f"sweep.{key}")
+        note = f"{key}: root-level overrides moved under sweep.{key}"
+        if key not in CONFIG_GROUPS:
+            note += " (not a config group; validate checks the path)"
+        self.changes.append(note)
+
+    def _markers_in_sweep_groups(self) -> None:
+        for key in [k for k in self.sweep if k not in SETTINGS]:
+            value, here = self.sweep[key], f"sweep.{key}"
+            if isinstance(value, Mapping):
+                self._extract(value, key, where=here)
+                if not len(value):
+                    del self.sweep[key]
+            elif isinstance(value, list):
+                self._refuse_list_markers(value, here)
+            elif isinstance(value, str) and (
+                marker := parse_marker(value, key=here, file=self.file)
+            ):
+                _, comment = _pop(self.sweep, key)
+                self._add_marker(key, marker, f"{here}: {value.strip()}", comment)
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def _existing_params(self) -> Any:
+        """``sweep.parameters``, its legacy leaves converted in place (both nested forms stay)."""
+        params = self.sweep.get("parameters")
+        if params is None:
+            return _new_map()
+        if not isinstance(params, Mapping):
+            raise SweepError(
+                "parameters must be a mapping of paths to distributions",
+                file=self.file,
+                key="sweep.parameters",
+            )
+        self._convert_in_place(params, "", where="sweep.parameters")
+        return params
+
+    def _convert_in_place(self, node: Any, prefix: str, *, where: str) -> None:
+        """Replace markers and CARBS blocks by parameters at the same place in ``node``."""
+        for key in list(node):
+            value, here = node[key], f"{where}.{key}"
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, str):
+                marker = parse_marker(value, key=here, file=self.file)
+                if marker is not None:
+                    node[key] = self._marker_param(path, marker, f"{here}: {value.strip()}")
+            elif isinstance(value, Mapping) and _is_nested_block(value):
+                self._convert_in_place(value["parameters"], path, where=f"{here}.parameters")
+            elif isinstance(value, Mapping) and _is_carbs_block(value):
+                marker = self._block_marker(value, here)
+                comment = _block_comment(value, node.ca.items.get(key))
+                node[key] = self._marker_param(path, marker, here, block=True)
+                if comment:
+                    node.ca.items[key] = comment
+            elif isinstance(value, Mapping) and not _is_spec(value):
+                self._convert_in_place(value, path, where=here)
+
+    def _root_parameters(self) -> None:
+        if "parameters" not in self.root:
+            return
+        params, _ = _pop(self.root, "parameters")
+        self.structural = True
+        self.found.add("root-overrides")
+        if not isinstance(params, Mapping):
+            raise SweepError(
+                "parameters must be a mapping of paths to distributions",
+                file=self.file,
+                key="parameters",
+            )
+        self._flatten(params, "", self.params, where="parameters", depth=2)
+        self.changes.append("parameters: moved under sweep.parameters")
+
+    def _flatten(
+        self, node: Mapping[str, Any], prefix: str, dst: Any, *, where: str, depth: int
+    ) -> None:
+        """Copy a parameters tree into ``dst`` with dotted keys, converting legacy leaves.
+
+        ``depth`` is the nesting level of ``node``'s keys in the file (comments re-indent by it).
+        """
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            comment = node.ca.items.get(key) if hasattr(node, "ca") else None
+            here = f"{where}.{key}"
+            if isinstance(value, Mapping):
+                self._flatten_mapping(value, path, dst, here, comment, depth=depth)
+            elif isinstance(value, str) and (
+                marker := parse_marker(value, key=here, file=self.file)
+            ):
+                self._add_marker(path, marker, f"{here}: {value.strip()}", comment, dst)
+            elif isinstance(value, list):
+                raise SweepError(
+                    "a parameter needs a distribution, not a bare list",
+                    file=self.file,
+                    key=here,
+                    fix=f"write {{values: {_plain(value)}}} to sweep over these values",
+                )
+            else:
+                self._add_constant(path, value, f"{here}: constant {_plain(value)!r}", comment)
+
+    def _flatten_mapping(
+        self, value: Any, path: str, dst: Any, here: str, comment: Any, *, depth: int
+    ) -> None:
+        if _is_nested_block(value):
+            self.found.add("wandb")
+            self._note_flatten(here, path)
+            self._flatten(
+                value["parameters"], path, dst, where=f"{here}.parameters", depth=depth + 2
+            )
+        elif _is_carbs_block(value):
+            marker = self._block_marker(value, here)
+            self._add_marker(path, marker, here, _block_comment(value, comment), dst, block=True)
+        elif _is_constant(value):
+            inner = value.ca.items.get("value") if hasattr(value, "ca") else None
+            self._add_constant(path, value["value"], f"{here}: constant", inner or comment, dst)
+        elif _is_spec(value) or not len(value):
+            if depth != 3:
+                self.structural = True
+            # Now at sweep.parameters.PATH: two spaces per level it moved (2-space indents).
+            by = 2 * (3 - depth)
+            _shift_comments(value, by)
+            self._put_param(dst, path, value, _shift_tokens(comment, by), where=here)
+        else:
+            self._note_flatten(here, path)
+            self._flatten(value, path, dst, where=here, depth=depth + 1)
+
+    def _note_flatten(self, where: str, path: str) -> None:
+        self.structural = True
+        note = f"{where}: nested parameters flattened to dotted paths ({path}.*)"
+        if note not in self.changes:
+            self.changes.append(note)
+
+    def _add_marker(
+        self,
+        path: str,
+        marker: CarbsMarker,
+        source: str,
+        comment: Any,
+        dst: Any = None,
+        *,
+        block: bool = False,
+    ) -> None:
+        param = self._marker_param(path, marker, source, block=block)
+        self._put_param(self.params if dst is None else dst, path, param, comment, where=source)
+
+    def _marker_param(
+        self, path: str, marker: CarbsMarker, source: str, *, block: bool = False
+    ) -> Any:
+        """The flow-style parameter for ``marker``, with its line in the list of changes."""
+        param = _new_map(marker.to_param(), flow=True)
+        self.found.add("carbs-params" if block else "carbs")
+        self.structural = True
+        what = f"{source}: CARBS block" if block else source
+        note = (
+            f"{what} -> sweep.parameters.{path}: {param['distribution']} "
+            f"[{param['min']}, {param['max']}], mean {param['mean']}, scale {param['scale']}"
+        )
+        if marker.clamped:
+            note += f" (logit bounds [{marker.min}, {marker.max}] moved inside (0, 1))"
+        self.changes.append(note)
+        return param
+
+    def _block_marker(self, block: Mapping[str, Any], where: str) -> CarbsMarker:
+        unknown = sorted(str(k) for k in set(block) - CARBS_BLOCK_KEYS)
+        if unknown:
+            raise SweepError(
+                f"unknown keys {unknown} in a CARBS parameter block",
+                file=self.file,
+                key=where,
+                fix=f"a CARBS block holds {', '.join(sorted(CARBS_BLOCK_KEYS))}",
+            )
+        space = str(block["space"])
+        if space not in CARBS_SPACES:
+            raise SweepError(
+                f"unknown CARBS space {space!r}",
+                file=self.file,
+                key=f"{where}.space",
+                fix=f"space is one of {', '.join(CARBS_SPACES)}",
+            )
+        if block.get("is_int") and space == "linear":
+            space = "int"
+        elif block.get("is_int") and space not in ("int", "pow2"):
+            raise SweepError(
+                f"is_int with space {space} has no nested-sweeper equivalent",
+                file=self.file,
+                key=f"{where}.is_int",
+                fix="use space: pow2 for integer log ranges, or space: linear with is_int",
+            )
+        args = [space, block["min"], block["max"]]
+        if block.get("search_center") is not None:
+            args.append(block["search_center"])
+        marker = marker_from_args(*args, key=where, file=self.file)
+        if block.get("scale") is not None:
+            try:
+                marker = replace(marker, scale=block["scale"])
+            except SweepError as error:
+                raise error.located(file=self.file, key_prefix=f"{where}.scale") from None
+        return marker
+
+    def _put_param(self, dst: Any, path: str, value: Any, comment: Any, *, where: str) -> None:
+        if path in dst:
+            if _plain(dst[path]) == _plain(value):
+                return
+            raise SweepError(
+                f"parameter {path} is defined twice with different distributions",
+                file=self.file,
+                key=where,
+                fix="keep one of them",
+            )
+        dst[path] = value
+        if comment:
+            dst.ca.items[path] = comment
+
+    def _add_constant(
+        self, path: str, value: Any, note: str, comment: Any, dst: Any = None
+    ) -> None:
+        """A constant from a parameters tree: a fixed override under ``sweep.<group>``."""
+        parts = path.split(".")
+        if parts[0] in SETTINGS or parts[0] in ROOT_KEYS:
+            # `sweep.seed` etc. are settings of the search, so the run's value stays a parameter.
+            self._add_constant_param(path, value, f"{note} -> kept as {{value: ...}}", dst)
+            return
+        self.structural = True
+        node = self.sweep
+        for i in range(len(parts) - 1):
+            node = self._child_map(node, parts[i], where="sweep." + ".".join(parts[: i + 1]))
+        self._merge(node, parts[-1], value, comment, where=f"sweep.{path}")
+        self.changes.append(f"{note} -> fixed override sweep.{path}")
+
+    def _add_constant_param(self, path: str, value: Any, note: str, dst: Any = None) -> None:
+        self.structural = True
+        param = _new_map({"value": value}, flow=True)
+        self._put_param(self.params if dst is None else dst, path, param, None, where=path)
+        self.changes.append(note)
+
+    def _child_map(self, node: Any, key: str, *, where: str) -> Any:
+        if key not in node:
+            node.insert(len(node), key, _new_map())
+        if not isinstance(node[key], Mapping):
+            raise SweepError(
+                "is both a fixed value and a group of fixed values", file=self.file, key=where
+            )
+        return node[key]
+
+    def _place_params(self) -> None:
+        if not len(self.params) or "parameters" in self.sweep:
+            return  # none, or the existing node (edited in place)
+        self.sweep.insert(_setting_pos(self.sweep, "parameters"), "parameters", self.params)
+
+    # -- override trees ----------------------------------------------------------------------
+
+    def _extract(self, node: Any, prefix: str, *, where: str) -> None:
+        """Turn markers and CARBS blocks inside an override tree into parameters (in place)."""
+        for key in list(node):
+            value = node[key]
+            path, here = f"{prefix}.{key}", f"{where}.{key}"
+            if isinstance(value, str):
+                marker = parse_marker(value, key=here, file=self.file)
+                if marker is not None:
+                    _, comment = _pop(node, key)
+                    self._add_marker(path, marker, f"{here}: {value.strip()}", comment)
+            elif isinstance(value, Mapping) and _is_carbs_block(value):
+                _, comment = _pop(node, key)
+                self._add_marker(
+                    path,
+                    self._block_marker(value, here),
+                    here,
+                    _block_comment(value, comment),
+                    block=True,
+                )
+            elif isinstance(value, Mapping):
+                self._extract(value, path, where=here)
+                if not len(value):
+                    del node[key]
+            elif isinstance(value, list):
+                self._refuse_list_markers(value, here)
+
+    def _refuse_list_markers(self, items: list[Any], where: str) -> None:
+        for i, item in enumerate(items):
+            if isinstance(item, str) and parse_marker(item, key=f"{where}.{i}", file=self.file):
+                raise SweepError(
+                    "a CARBS marker inside a list cannot become a parameter",
+                    file=self.file,
+                    key=f"{where}.{i}",
+                    fix="sweep the whole list with {values: [[...], [...]]}",
+                )
+
+    def _merge(self, dst: Any, key: str, value: Any, comment: Any, *, where: str) -> None:
+        if key not in dst:
+            dst.insert(len(dst), key, value)
+            if comment:
+                dst.ca.items[key] = comment
+            return
+        old = dst[key]
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            for sub in list(value):
+                sub_comment = value.ca.items.get(sub) if hasattr(value, "ca") else None
+                self._merge(old, sub, value[sub], sub_comment, where=f"{where}.{sub}")
+            return
+        if _plain(old) != _plain(value):
+            raise SweepError(
+                f"set twice, to {_plain(old)!r} and to {_plain(value)!r}",
+                file=self.file,
+                key=where,
+                fix="keep one value",
+            )
+
+    def _check_disjoint(self) -> None:
+        """A path cannot be both swept and fixed: the fixed override would hide the search."""
+        fixed: set[str] = set()
+        for key in self.sweep:
+            if key not in SETTINGS:
+                fixed.update(_paths(self.sweep[key], str(key)))
+        for path in _param_paths(self.params, ""):
+            for other in sorted(fixed):
+                if other == path or other.startswith(f"{path}.") or path.startswith(f"{other}."):
+                    raise SweepError(
+                        f"{path} is both a parameter and a fixed override (sweep.{other})",
+                        file=self.file,
+                        key=f"sweep.parameters.{path}",
+                        fix="remove one of them",
+                    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class _Representer(RoundTripRepresenter):
+        pass
+
+    def float_repr(representer: Any, data: float) -> Any:
+        # `1e-05` is a string to YAML 1.1 readers (PyYAML); `1.0e-05` is a float to all.
+        text = repr(float(data))
+        if "e" in text and "." not in text.split("e")[0]:
+            text = text.replace("e", ".0e", 1)
+        if text in ("inf", "-inf", "nan"):
+            text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
+        return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+    _Representer.add_representer(float, float_repr)
+    yaml = YAML()
+    yaml.Representer = _Representer
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # one parameter per line, however long
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _load(yaml: Any, text: str, file: str) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        root = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = error.problem or error.context or "invalid YAML"
+        raise SweepError(
+            f"invalid YAML{where}: {problem}", file=file, fix="fix the YAML syntax"
+        ) from None
+    except YAMLError as error:
+        raise SweepError(f"invalid YAML: {error}", file=file) from None
+    if root is None:
+        raise SweepError("the file is empty", file=file, fix="nothing to migrate")
+    if not isinstance(root, Mapping):
+        raise SweepError(
+            f"a sweep file is a mapping, got {type(root).__name__}",
+            file=file,
+            fix="start the file with `sweep:`",
+        )
+    return root
+
+
+def _header_lines(text: str, file: str) -> tuple[list[str], bool]:
+    """The leading comment lines except the package line, and whether it was `_global_`."""
+    header: list[str] = []
+    has_package = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        match = _PACKAGE.match(stripped)
+        if match is None:
+            header.append(line.rstrip())
+        elif match.group(1) != "_global_":
+            raise SweepError(
+                f"'# @package {match.group(1)}' cannot be migrated",
+                file=file,
+                fix=f"sweep files use '{_HEADER}'; move the keys to their full paths first",
+            )
+        else:
+            has_package = True
+    while header and not header[0]:
+        header.pop(0)
+    return header, has_package
+
+
+def _new_map(items: Mapping[str, Any] | None = None, *, flow: bool = False) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    node = CommentedMap(items or {})
+    if flow:
+        node.fa.set_flow_style()
+    return node
+
+
+def _pop(node: Any, key: str) -> tuple[Any, Any]:
+    """Remove ``key`` and return its value with its end-of-line comment.
+
+    ruamel stores the full-line comments *below* an entry with that entry; they describe what
+    follows, so they stay here (on the previous entry) instead of travelling with ``key``.
+    """
+    keys = list(node)
+    comment = node.ca.items.get(key) if hasattr(node, "ca") else None
+    value = node[key]
+    del node[key]
+    if not comment or len(comment) < 3 or comment[2] is None:
+        return value, comment
+    token = comment[2]
+    eol, _, rest = token.value.partition("\n")
+    if rest.strip():
+        before, after = keys[: keys.index(key)], keys[keys.index(key) + 1 :]
+        if before:
+            placed = _append_trailing(node, before[-1], rest)
+        else:
+            placed = bool(after) and _prepend_comment(node, rest)
+        if not placed:
+            return value, comment  # nowhere better: they move with the key
+    moved = list(comment)
+    moved[2] = _token_like(token, eol + "\n") if eol.strip() else None
+    return value, moved if any(moved) else None
+
+
+def _append_trailing(node: Any, key: Any, rest: str) -> bool:
+    """Put comment lines ``rest`` after the last scalar under ``node[key]``; False if none."""
+    while isinstance(node.get(key), Mapping) and len(node[key]):
+        node = node[key]
+        key = list(node)[-1]
+    if isinstance(node.get(key), (Mapping, list)) or not hasattr(node, "ca"):
+        return False
+    item = node.ca.items.setdefault(key, [None, None, None, None])
+    old = item[2]
+    if old is None:
+        item[2] = _token_like(None, "\n" + rest)
+    else:
+        item[2] = _token_like(old, old.value + rest)
+    return True
+
+
+def _prepend_comment(node: Any, rest: str) -> bool:
+    """Put comment lines ``rest`` before the first key of ``node``."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    tokens = []
+    for line in rest.splitlines():
+        text = line.lstrip()
+        if text:
+            tokens.append(CommentToken(text + "\n", CommentMark(len(line) - len(text)), None))
+    if not tokens:
+        return False
+    current = node.ca.comment or [None, None]
+    node.ca.comment = [current[0], [*(current[1] or []), *tokens]]
+    return True
+
+
+def _shift_comments(node: Any, by: int) -> None:
+    """Indent the comments inside ``node`` by ``by`` columns (the node moved levels)."""
+    if not by or not hasattr(node, "ca"):
+        return
+    ca = node.ca
+    ca.comment = _shift_tokens(ca.comment, by)
+    for key in list(ca.items):
+        ca.items[key] = _shift_tokens(ca.items[key], by)
+    children = node.values() if isinstance(node, Mapping) else node
+    for child in children:
+        _shift_comments(child, by)
+
+
+def _shift_tokens(item: Any, by: int) -> Any:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if isinstance(item, list):
+        return [_shift_tokens(x, by) for x in item]
+    if not isinstance(item, CommentToken) or item.start_mark is None:
+        return item
+    # Full-line comments after an end-of-line one sit in the same token, indented by spaces.
+    value = re.sub(r"\n( *)#", lambda m: "\n" + " " * max(len(m[1]) + by, 0) + "#", item.value)
+    return CommentToken(value, CommentMark(max(item.start_mark.column + by, 0)), None)
+
+
+def _block_comment(block: Any, comment: Any) -> Any:
+    """The comment for a CARBS block's one-line replacement: its own comments, joined."""
+    texts = []
+    for item in [comment, *(block.ca.items.values() if hasattr(block, "ca") else [])]:
+        for token in _tokens(item):
+            texts.extend(line.strip() for line in token.value.splitlines() if line.strip())
+    if not texts:
+        return comment
+    eol = "  ".join(texts)
+    return [None, None, _token_like(None, eol + "\n"), None]
+
+
+def _tokens(item: Any) -> list[Any]:
+    from ruamel.yaml.tokens import CommentToken
+
+    if isinstance(item, CommentToken):
+        return [item]
+    if isinstance(item, list):
+        return [t for x in item for t in _tokens(x)]
+    return []
+
+
+def _token_like(token: Any, value: str) -> Any:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if token is not None:
+        return CommentToken(value, token.start_mark, token.end_mark)
+    return CommentToken(value, CommentMark(0), None)
+
+
+def _setting_pos(sweep: Any, key: str) -> int:
+    """Where ``key`` goes among the settings at the top of ``sweep`` (in SETTINGS order)."""
+    order = SETTINGS.index(key)
+    return sum(1 for k in sweep if k in SETTINGS and SETTINGS.index(k) < order)
+
+
+def _is_wandb_metric(metric: Any) -> bool:
+    return isinstance(metric, Mapping) and "name" in metric
+
+
+def _is_spec(value: Mapping[str, Any]) -> bool:
+    # `when: {path: value}` (a condition) is the one mapping a parameter may hold.
+    nested = any(isinstance(v, Mapping) for k, v in value.items() if k != "when")
+    return bool(set(value) & SPEC_KEYS) and not nested
+
+
+def _is_carbs_block(value: Mapping[str, Any]) -> bool:
+    return "space" in value and "min" in value and "max" in value
+
+
+def _is_nested_block(value: Mapping[str, Any]) -> bool:
+    return "parameters" in value and isinstance(value["parameters"], Mapping)
+
+
+def _is_constant(value: Mapping[str, Any]) -> bool:
+    if "value" not in value:
+        return False
+    return (
+        set(value) <= {"value", "distribution"}
+        and value.get("distribution", "constant") == "constant"
+    )
+
+
+def _param_paths(node: Mapping[str, Any], prefix: str) -> list[str]:
+    """Dotted paths of a parameters mapping, through both nested forms."""
+    paths = []
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and _is_nested_block(value):
+            paths.extend(_param_paths(value["parameters"], path))
+        elif isinstance(value, Mapping) and len(value) and not _is_spec(value):
+            paths.extend(_param_paths(value, path))
+        else:
+            paths.append(path)
+    return paths
+
+
+def _paths(node: Any, prefix: str) -> list[str]:
+    if isinstance(node, Mapping) and len(node):
+        return [p for k, v in node.items() for p in _paths(v, f"{prefix}.{k}")]
+    return [prefix]
+
+
+def _plain(value: Any) -> Any:
+    """A comment-free plain copy, for comparing and showing values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def _report_in_place(path: str, result: Migration, out: TextIO) -> None:
+    if not result.changes:
+        print(f"{path}: already in the nested format", file=out)
+        return
+    _write_atomic(path, result.text)
+    print(f"{path}: migrated ({result.kind}), {len(result.changes)} changes:", file=out)
+    for change in result.changes:
+        print(f"  - {change}", file=out)
+
+
+def _report_printed(path: str, result: Migration, out: TextIO, err: TextIO, *, many: bool) -> None:
+    if many:
+        print(f"# ==> {path} <==", file=out)
+    out.write(result.text if result.text.endswith("\n") else result.text + "\n")
+    if not result.changes:
+        print(f"{path}: already in the nested format", file=err)
+        return
+    print(f"{path}: {len(result.changes)} changes ({result.kind}):", file=err)
+    for change in result.changes:
+        print(f"  - {change}", file=err)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    # A crash mid-write must not leave a half-migrated sweep file behind.
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".migrate-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

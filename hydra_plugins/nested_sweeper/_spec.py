@@ -1,0 +1,512 @@
+"""Sweep files: load, check placement and paths, and build the immutable ``SweepSpec``.
+
+A sweep file (DESIGN.md) has only ``sweep``, ``rollout_count``, ``num_samples`` and
+``defaults`` at its root. Under ``sweep:`` sit the search settings (``method``, ``metric``,
+``goal``, ``parameters``, ``early_terminate``, ``seed``, ``cost``) and fixed overrides per
+top-level config group (``trainer:``, ``env:``, ...). Parameters are dotted paths or nested
+W&B-style ``parameters:`` blocks; both flatten to dotted paths.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ._errors import SweepError
+
+ROOT_KEYS = ("sweep", "rollout_count", "num_samples", "defaults")
+METHODS = ("grid", "random", "bayes", "protein")
+GOALS = ("maximize", "minimize")
+# Search settings under `sweep:`; every other key there must be a top-level config key.
+SETTINGS = (
+    "method",
+    "metric",
+    "goal",
+    "parameters",
+    "early_terminate",
+    "seed",
+    "cost",
+    "rollout_count",
+    "num_samples",
+    "name",
+    "description",
+)
+# Keys of W&B sweep files that have no place in ours, and what to do instead.
+WANDB_ONLY = {
+    "program": "not needed: the sweeper runs this Hydra app; delete it",
+    "command": "not needed: the sweeper runs this Hydra app; delete it",
+    "run_cap": "use rollout_count × num_samples instead (`nested-sweep migrate` converts it)",
+    "project": "set the W&B project in conf/wandb instead",
+    "entity": "set the W&B entity in conf/user or conf/wandb instead",
+}
+DEFAULT_ROLLOUT_COUNT = 10
+DEFAULT_NUM_SAMPLES = 1
+EARLY_TERMINATE_TYPES = ("hyperband", "median")
+# Keys that make a mapping one parameter rather than a nested block of parameters.
+PARAM_KEYS = frozenset(
+    ("distribution", "min", "max", "mean", "scale", "mu", "sigma", "q", "a", "b", "value",
+     "values", "probabilities", "grid_points", "when")
+)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A searched parameter: its dotted path, distribution and optional condition."""
+
+    path: str
+    distribution: Any  # _distributions.Distribution (kept loose: imported lazily)
+    # Searched only in runs where every path holds one of the listed values.
+    when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def active(self, values: Mapping[str, Any]) -> bool:
+        return all(values.get(path) in allowed for path, allowed in self.when.items())
+
+
+@dataclass(frozen=True)
+class EarlyTerminate:
+    """W&B's hyperband (``min_iter``, ``max_iter`` or ``s``, ``eta``) or a median rule."""
+
+    type: str
+    min_iter: int = 1
+    max_iter: int | None = None
+    s: int | None = None
+    eta: float = 3.0
+    # median rule: evaluations to see before stopping anything
+    min_reports: int = 2
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    file: str
+    method: str
+    metric: str
+    goal: str
+    rollout_count: int
+    num_samples: int
+    parameters: Mapping[str, Parameter]
+    fixed: Mapping[str, Any]
+    early_terminate: EarlyTerminate | None = None
+    seed: int | None = None
+    cost: str | None = "cost"
+
+    @property
+    def space(self) -> dict[str, Any]:
+        return {path: p.distribution for path, p in self.parameters.items()}
+
+    def active_params(self, suggestion: Mapping[str, Any]) -> dict[str, Any]:
+        """The suggestion without parameters whose ``when`` condition does not hold."""
+        values = {**self.fixed, **suggestion}
+        return {k: v for k, v in suggestion.items() if self.parameters[k].active(values)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form stored in the study (the summary reads it back)."""
+        return {
+            "file": self.file,
+            "method": self.method,
+            "metric": self.metric,
+            "goal": self.goal,
+            "rollout_count": self.rollout_count,
+            "num_samples": self.num_samples,
+            "parameters": {k: p.distribution.to_config() for k, p in self.parameters.items()},
+            "conditions": {k: {c: list(v) for c, v in p.when.items()} for k, p in self.parameters.items() if p.when},
+            "fixed": dict(self.fixed),
+            "seed": self.seed,
+            "cost": self.cost,
+            "early_terminate": None if self.early_terminate is None else vars(self.early_terminate),
+        }
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_spec(
+    path: str | Path,
+    *,
+    config: Mapping[str, Any] | None = None,
+    file: str | None = None,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> SweepSpec:
+    """Load and validate a sweep file.
+
+    ``config`` is the composed config without the sweep (plain containers, unresolved):
+    paths are checked against it and its CARBS markers become parameters. ``extra`` holds
+    parameter blocks from the command line; they join the file's and win over them.
+    ``overrides`` holds the composed config's ``sweep``/``rollout_count``/``num_samples``
+    (the file as Hydra composed it, plus command-line overrides such as ``rollout_count=1``).
+    """
+    file = file or str(path)
+    try:
+        raw = load_yaml(path)
+    except SweepError as err:
+        raise err.located(file=file) from None
+    if isinstance(raw, Mapping):
+        check_root(raw, file=file)
+    composed = (overrides or {}).get("sweep")
+    if isinstance(composed, Mapping) and "sweep" in composed:
+        raise SweepError("Hydra placed this file under 'sweep.' instead of the config root",
+                         file=file, key="sweep", fix="make '# @package _global_' its first line")
+    if overrides and isinstance(raw, Mapping):
+        from omegaconf import OmegaConf
+
+        merged = OmegaConf.merge(OmegaConf.create(dict(raw)), OmegaConf.create(dict(overrides)))
+        raw = OmegaConf.to_container(merged, resolve=False)
+    spec = parse_spec(raw, file=file)
+    params = dict(spec.parameters)
+    if config is not None:
+        from ._carbs import find_markers
+
+        for cpath, marker in find_markers(config, file=file).items():
+            if cpath not in spec.fixed and cpath not in params:
+                params[cpath] = _parameter(cpath, marker.to_param(), file, cpath)
+    for ppath, block in (extra or {}).items():
+        params[ppath] = _parameter(ppath, block, "command line", ppath)
+    spec = replace(spec, parameters=MappingProxyType(params))
+    if config is not None:
+        check_sweep_keys(raw.get("sweep") or {}, file=file, groups=set(config))
+        check_paths(spec, config)
+    return spec
+
+
+def _parameter(path: str, block: Mapping[str, Any], file: str, key: str) -> Parameter:
+    from ._distributions import parse_distribution
+
+    dist = parse_distribution(dict(block), key=key, file=file)
+    return Parameter(path=path, distribution=dist, when=MappingProxyType({}))
+
+
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file as plain containers, interpolations (``${ss:...}``) left as strings."""
+    from omegaconf import OmegaConf
+    from yaml import YAMLError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError("no such sweep file", file=str(path), fix="check the name or path")
+    try:
+        node = OmegaConf.load(path)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SweepError(f"malformed YAML{where}: {problem}", file=str(path),
+                         fix="fix the YAML syntax (indentation, quotes, colons)") from None
+    except Exception as err:  # omegaconf grammar errors carry no YAML mark
+        raise SweepError(f"cannot read the file: {err}", file=str(path),
+                         fix="fix the YAML syntax") from None
+    return OmegaConf.to_container(node, resolve=False)
+
+
+def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
+    """``NAME``, ``sweep/NAME`` or a path to a YAML file, looked up in the config dirs."""
+    direct = Path(name)
+    if direct.suffix in (".yaml", ".yml") and direct.is_file():
+        return direct
+    rel = name if name.startswith("sweep/") else f"sweep/{name}"
+    rel = rel if rel.endswith((".yaml", ".yml")) else f"{rel}.yaml"
+    dirs = [Path(d) for d in search_dirs]
+    for d in dirs:
+        if (d / rel).is_file():
+            return d / rel
+    known = sorted({p.stem for d in dirs for p in (d / "sweep").glob("*.yaml")})
+    close = difflib.get_close_matches(Path(rel).stem, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise SweepError(
+        f"sweep file '{rel}' not found in {', '.join(map(str, dirs)) or 'the config path'}",
+        key="sweep",
+        fix=f"{hint}known sweeps: {', '.join(known) or 'none'}",
+    )
+
+
+def parse_spec(raw: Any, *, file: str, config: Mapping[str, Any] | None = None) -> SweepSpec:
+    """Build a ``SweepSpec`` from a sweep file's content.
+
+    ``config`` is the composed config (plain containers, without the sweep): when given,
+    every parameter path and fixed override must exist in it.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SweepError(f"a sweep file must be a mapping, not {type(raw).__name__}",
+                         file=file, fix="start from conf/sweep/my_sweep.yaml")
+    check_root(raw, file=file)
+    sweep = raw.get("sweep") or {}
+    if not isinstance(sweep, Mapping):
+        raise SweepError("must be a mapping", file=file, key="sweep",
+                         fix="put method, metric, parameters and overrides under 'sweep:'")
+    groups = set(config) if config is not None else None
+    check_sweep_keys(sweep, file=file, groups=groups)
+    metric, goal = _metric_and_goal(sweep, file)
+    params = _parameters(sweep.get("parameters") or {}, file)
+    fixed = _fixed_overrides(sweep, file)
+    _carbs_markers(fixed, params, file)
+    _check_overlap(params, fixed, file)
+    spec = SweepSpec(
+        file=file,
+        method=_choice(sweep.get("method", "bayes"), METHODS, file, "sweep.method"),
+        metric=metric,
+        goal=goal,
+        rollout_count=_count(raw, sweep, "rollout_count", DEFAULT_ROLLOUT_COUNT, file),
+        num_samples=_count(raw, sweep, "num_samples", DEFAULT_NUM_SAMPLES, file),
+        parameters=MappingProxyType(params),
+        fixed=MappingProxyType(fixed),
+        early_terminate=_early_terminate(sweep.get("early_terminate"), file),
+        seed=_optional_int(sweep.get("seed"), file, "sweep.seed"),
+        cost=sweep.get("cost", "cost"),
+    )
+    if config is not None:
+        check_paths(spec, config)
+    return spec
+
+
+def check_root(raw: Mapping[str, Any], *, file: str) -> None:
+    for key in raw:
+        if key in ROOT_KEYS:
+            continue
+        if key in WANDB_ONLY:
+            raise SweepError(f"'{key}' is a W&B sweep key", file=file, key=key, fix=WANDB_ONLY[key])
+        if key in SETTINGS:
+            fix = f"move it under 'sweep.{key}'"
+            msg = f"'{key}' at the root of a sweep file is ignored"
+        else:
+            fix = f"move it under 'sweep.{key}' (or run `nested-sweep migrate {file}`)"
+            msg = f"'{key}' at the root of a sweep file is not applied to sweep runs"
+        raise SweepError(msg, file=file, key=str(key), fix=fix)
+
+
+def check_sweep_keys(sweep: Mapping[str, Any], *, file: str, groups: set[str] | None) -> None:
+    for key in sweep:
+        if key in SETTINGS or (groups is not None and key in groups):
+            continue
+        if key in WANDB_ONLY:
+            raise SweepError(f"'{key}' is a W&B sweep key", file=file, key=f"sweep.{key}",
+                             fix=WANDB_ONLY[key])
+        if groups is None:
+            continue  # fixed overrides; checked once the composed config is known
+        known = [*SETTINGS, *sorted(groups or ())]
+        raise SweepError(f"unknown key '{key}'", file=file, key=f"sweep.{key}",
+                         fix=_suggest(str(key), known, "use one of: " + ", ".join(known)))
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def _metric_and_goal(sweep: Mapping[str, Any], file: str) -> tuple[str, str]:
+    metric = sweep.get("metric", "reward")
+    goal = sweep.get("goal")
+    if isinstance(metric, Mapping):  # W&B: metric: {name: reward, goal: maximize}
+        unknown = set(metric) - {"name", "goal", "target"}
+        if unknown:
+            raise SweepError(f"unknown keys {sorted(unknown)}", file=file, key="sweep.metric",
+                             fix="use metric: {name: NAME, goal: maximize|minimize}")
+        goal = goal or metric.get("goal")
+        metric = metric.get("name")
+    if not isinstance(metric, str) or not metric:
+        raise SweepError("the metric must be a name", file=file, key="sweep.metric",
+                         fix="e.g. metric: reward (a key of the mapping the run returns)")
+    return metric, _choice(goal or "maximize", GOALS, file, "sweep.goal")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], file: str, key: str) -> str:
+    if value in allowed:
+        return value
+    raise SweepError(f"'{value}' is not one of {', '.join(allowed)}", file=file, key=key,
+                     fix=_suggest(str(value), allowed, f"use one of: {', '.join(allowed)}"))
+
+
+def _count(raw: Mapping, sweep: Mapping, key: str, default: int, file: str) -> int:
+    if key in raw and key in sweep and raw[key] != sweep[key]:
+        raise SweepError(f"set twice ({raw[key]} at the root, {sweep[key]} under sweep)",
+                         file=file, key=key, fix="keep one of them")
+    value = raw.get(key, sweep.get(key, default))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SweepError(f"must be a positive integer, got {value!r}", file=file, key=key,
+                         fix=f"e.g. {key}: {default}")
+    return value
+
+
+def _optional_int(value: Any, file: str, key: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SweepError(f"must be an integer, got {value!r}", file=file, key=key, fix="e.g. seed: 0")
+
+
+def _is_block(node: Any) -> bool:
+    """A nested group of parameters rather than one parameter."""
+    if not isinstance(node, Mapping) or not node:
+        return False
+    if "parameters" in node:
+        return True
+    return not (set(node) & PARAM_KEYS) and all(
+        isinstance(v, Mapping) for v in node.values()
+    )
+
+
+def _flatten_params(node: Mapping[str, Any], prefix: str, file: str) -> Iterator[tuple[str, Any]]:
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if _is_block(value):
+            inner = value.get("parameters", value) if isinstance(value, Mapping) else value
+            if "parameters" in value and set(value) != {"parameters"}:
+                extra = sorted(set(value) - {"parameters"})
+                raise SweepError(f"unexpected keys {extra} beside 'parameters'", file=file,
+                                 key=f"sweep.parameters.{path}", fix="move them into a parameter")
+            yield from _flatten_params(inner, path, file)
+        else:
+            yield path, value
+
+
+def _parameters(node: Any, file: str) -> dict[str, Parameter]:
+    from ._distributions import parse_distribution
+
+    if not isinstance(node, Mapping):
+        raise SweepError("must be a mapping of parameter paths", file=file,
+                         key="sweep.parameters", fix="e.g. trainer.learning_rate: {min: 1e-4, max: 1e-2}")
+    params: dict[str, Parameter] = {}
+    for path, block in _flatten_params(node, "", file):
+        key = f"sweep.parameters.{path}"
+        if path in params:
+            raise SweepError("parameter defined twice", file=file, key=key,
+                             fix="keep one definition (dotted and nested forms flatten to the same path)")
+        if not isinstance(block, Mapping):
+            block = _marker_or_value(block, path, file)
+        when = block.get("when") or {}
+        if not isinstance(when, Mapping):
+            raise SweepError("must map config paths to values", file=file, key=f"{key}.when",
+                             fix="e.g. when: {trainer.use_lstm: true}")
+        body = {k: v for k, v in block.items() if k != "when"}
+        dist = parse_distribution(body, key=key, file=file)
+        conds = {str(p): tuple(v) if isinstance(v, list) else (v,) for p, v in when.items()}
+        params[path] = Parameter(path=path, distribution=dist, when=MappingProxyType(conds))
+    return params
+
+
+def _marker_or_value(value: Any, path: str, file: str) -> dict[str, Any]:
+    """A bare value in `parameters:`: a CARBS marker, or W&B shorthand for a constant."""
+    from ._carbs import parse_marker
+
+    marker = parse_marker(value, key=f"sweep.parameters.{path}", file=file) if isinstance(value, str) else None
+    if marker is not None:
+        return marker.to_param()
+    raise SweepError(f"expected a distribution, got {value!r}", file=file,
+                     key=f"sweep.parameters.{path}",
+                     fix=f"write {{value: {value!r}}} for a constant or {{values: [...]}} for a choice")
+
+
+def _flatten(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, value in node.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _flatten(value, path)
+        else:
+            yield path, value
+
+
+def _fixed_overrides(sweep: Mapping[str, Any], file: str) -> dict[str, Any]:
+    fixed: dict[str, Any] = {}
+    for group, node in sweep.items():
+        if group in SETTINGS:
+            continue
+        if isinstance(node, Mapping):
+            fixed.update(_flatten(node, str(group)))
+        else:
+            fixed[str(group)] = node
+    return fixed
+
+
+def _carbs_markers(fixed: dict[str, Any], params: dict[str, Parameter], file: str) -> None:
+    """CARBS markers among the fixed overrides become parameters at their path."""
+    from ._carbs import find_markers
+
+    for path, marker in find_markers(fixed, file=file).items():
+        key = f"sweep.{path}"
+        if path in params:
+            raise SweepError("searched twice (a CARBS marker and a parameter)", file=file,
+                             key=key, fix="keep one of them")
+        params[path] = _parameter(path, marker.to_param(), file, key)
+        del fixed[path]
+
+
+def _check_overlap(params: Mapping[str, Parameter], fixed: Mapping[str, Any], file: str) -> None:
+    for path in params:
+        if path in fixed:
+            raise SweepError("both searched and fixed", file=file, key=f"sweep.{path}",
+                             fix=f"remove it from sweep.parameters or from sweep.{path.split('.')[0]}")
+        for cond in params[path].when:
+            if cond == path:
+                raise SweepError("a parameter cannot be conditioned on itself", file=file,
+                                 key=f"sweep.parameters.{path}.when", fix="condition on another path")
+
+
+def _early_terminate(node: Any, file: str) -> EarlyTerminate | None:
+    if node is None:
+        return None
+    key = "sweep.early_terminate"
+    if not isinstance(node, Mapping) or node.get("type") not in EARLY_TERMINATE_TYPES:
+        got = node.get("type") if isinstance(node, Mapping) else node
+        raise SweepError(f"unknown early termination {got!r}", file=file, key=f"{key}.type",
+                         fix="use {type: hyperband, min_iter: 1, eta: 3} or {type: median}")
+    allowed = {"type", "min_iter", "max_iter", "s", "eta", "min_reports", "strict"}
+    unknown = sorted(set(node) - allowed)
+    if unknown:
+        raise SweepError(f"unknown keys {unknown}", file=file, key=key,
+                         fix=f"use only {', '.join(sorted(allowed))}")
+    args = {k: v for k, v in node.items() if k in allowed - {"strict"}}
+    for name in ("min_iter", "max_iter", "s", "min_reports"):
+        value = args.get(name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise SweepError(f"must be a positive integer, got {value!r}", file=file,
+                             key=f"{key}.{name}", fix=f"e.g. {name}: 3")
+    eta = args.get("eta", 3.0)
+    if not isinstance(eta, (int, float)) or eta <= 1:
+        raise SweepError(f"eta must be > 1, got {eta!r}", file=file, key=f"{key}.eta", fix="e.g. eta: 3")
+    return EarlyTerminate(**{**args, "eta": float(eta)})
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+def config_paths(config: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Every dotted path of a composed config (inner nodes and leaves)."""
+    for key, value in config.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        yield path
+        if isinstance(value, Mapping):
+            yield from config_paths(value, path)
+
+
+def check_paths(spec: SweepSpec, config: Mapping[str, Any]) -> None:
+    """Every searched path, fixed override and condition must exist in the composed config."""
+    known = set(config_paths(config))
+    searched = set(spec.parameters)
+    for path in spec.parameters:
+        _check_path(path, known, spec.file, f"sweep.parameters.{path}")
+    for path in spec.fixed:
+        _check_path(path, known, spec.file, f"sweep.{path}")
+    for param in spec.parameters.values():
+        for cond in param.when:
+            if cond not in searched:
+                _check_path(cond, known, spec.file, f"sweep.parameters.{param.path}.when")
+
+
+def _check_path(path: str, known: set[str], file: str, key: str) -> None:
+    if path in known:
+        return
+    close = difflib.get_close_matches(path, sorted(known), n=1, cutoff=0.5)
+    parent = path.rsplit(".", 1)[0]
+    if close:
+        fix = f"did you mean '{close[0]}'?"
+    elif parent in known:
+        fix = f"'{parent}' has no key '{path.rsplit('.', 1)[1]}'"
+    else:
+        fix = "check the path against `python train.py --cfg job`"
+    raise SweepError(f"'{path}' does not exist in the composed config", file=file, key=key, fix=fix)
+
+
+def _suggest(word: str, options: Iterable[str], default: str) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean '{close[0]}'?" if close else default

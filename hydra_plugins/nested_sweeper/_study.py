@@ -1,0 +1,223 @@
+"""Optuna glue: the study that holds a sweep's state in a real database.
+
+Parameter names are the dotted paths and values the real values, so optuna-dashboard and
+``optuna.load_study`` read a sweep as any other study. Trials are created RUNNING through
+the storage (no shared enqueue queue, so concurrent workers never swap suggestions), carry
+the worker's host and pid, and get heartbeats: a restarted worker fails its own dead
+trials at once (reason ``interrupted``) and other workers' only once their heartbeat is stale.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._errors import SweepError
+from ._types import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    import optuna
+
+HEARTBEAT_S = 10
+GRACE_S = 60
+INTERRUPTED = "interrupted"
+_STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
+           "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats; SQLite writers wait for the lock instead of failing."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 120}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+            )
+    except Exception as err:  # SQLAlchemy raises many types; all mean "cannot open"
+        raise SweepError(f"cannot open the study storage: {type(err).__name__}: {err}",
+                         key="hydra.sweeper.storage",
+                         fix="check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)") from None
+
+
+@dataclass
+class NewTrial:
+    number: int
+    trial_id: int
+    params: dict[str, Any]
+    round: int
+
+
+class Study:
+    """One sweep's study: create or resume, ask, tell, list records."""
+
+    def __init__(self, storage_url: str, name: str, *, goal: str, spec: Mapping[str, Any],
+                 space: Mapping[str, Any]) -> None:
+        import optuna
+
+        self.url = storage_url
+        self.storage = make_storage(storage_url)
+        self.space = space
+        direction = "maximize" if goal == "maximize" else "minimize"
+        # load_if_exists makes two workers starting at once on a new study agree on one.
+        self.study = optuna.create_study(storage=self.storage, study_name=name,
+                                         direction=direction, load_if_exists=True)
+        self.name = name
+        self._check_spec(spec)
+        self._beating: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _check_spec(self, spec: Mapping[str, Any]) -> None:
+        stored = self.study.user_attrs.get("spec")
+        if stored is None:
+            self.study.set_user_attr("spec", dict(spec))
+            return
+        if stored.get("parameters") != spec.get("parameters") or stored.get("goal") != spec.get("goal"):
+            raise SweepError(
+                f"study '{self.name}' in {self.url} was created with another search space or goal",
+                key="hydra.sweeper.study_name",
+                fix="resume with the original sweep file, or start a new sweep with another run=NAME",
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def records(self) -> list[TrialRecord]:
+        return [self._record(t) for t in self.study.get_trials(deepcopy=False)]
+
+    @staticmethod
+    def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
+        value = trial.value if trial.state.name == "COMPLETE" else None
+        if trial.state.name == "PRUNED" and trial.intermediate_values:
+            value = trial.intermediate_values[max(trial.intermediate_values)]
+        return TrialRecord(number=trial.number, params=dict(trial.params),
+                           state=_STATES.get(trial.state.name, TrialState.FAIL),
+                           value=value, cost=trial.user_attrs.get("cost"),
+                           attrs=dict(trial.user_attrs))
+
+    def next_round(self) -> int:
+        rounds = [t.user_attrs.get("round", -1) for t in self.study.get_trials(deepcopy=False)]
+        return max(rounds, default=-1) + 1
+
+    # ------------------------------------------------------------------ writing
+
+    def fail_interrupted(self) -> list[int]:
+        """Fail RUNNING trials of dead processes on this host now, others once stale."""
+        import optuna
+
+        host = socket.gethostname()
+        # Optuna has no public "which trials are stale" call; fail_stale_trials cannot
+        # record a reason, because a finished trial's attributes are read-only.
+        stale = set(self.storage._get_stale_trial_ids(self.study._study_id))
+        failed = []
+        for trial in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            attrs = trial.user_attrs
+            dead = attrs.get("worker_host") == host and not _alive(attrs.get("worker_pid"))
+            if (dead or trial._trial_id in stale) and self._fail(trial._trial_id, INTERRUPTED):
+                failed.append(trial.number)
+        return failed
+
+    def _fail(self, trial_id: int, reason: str) -> bool:
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        try:
+            self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+            return self.storage.set_trial_state_values(trial_id, state=_optuna_state("FAIL"))
+        except UpdateFinishedTrialError:  # another worker got there first
+            return False
+
+    def create(self, params: Mapping[str, Any], *, round: int, attrs: Mapping[str, Any]) -> NewTrial:
+        from optuna.trial import create_trial
+
+        dists = {k: self.space[k].to_optuna() for k in params}
+        template = create_trial(
+            state=_optuna_state("RUNNING"), params=dict(params), distributions=dists,
+            user_attrs={"round": round, "worker_host": socket.gethostname(),
+                        "worker_pid": os.getpid(), **attrs},
+        )
+        template.datetime_start = datetime.now()
+        trial_id = self.storage.create_new_trial(self.study._study_id, template_trial=template)
+        number = self.storage.get_trial_number_from_id(trial_id)
+        self._beat(trial_id)
+        return NewTrial(number=number, trial_id=trial_id, params=dict(params), round=round)
+
+    def set_attrs(self, trial: NewTrial, attrs: Mapping[str, Any]) -> None:
+        for key, value in attrs.items():
+            self.storage.set_trial_user_attr(trial.trial_id, key, value)
+
+    def finish(self, trial: NewTrial, state: TrialState, value: float | None,
+               attrs: Mapping[str, Any]) -> bool:
+        """Record a run's outcome; False when the trial was already finished elsewhere."""
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        self._beating.discard(trial.trial_id)
+        self.set_attrs(trial, attrs)
+        values = [value] if state is TrialState.COMPLETE and value is not None else None
+        if state is TrialState.PRUNED and value is not None and math.isfinite(value):
+            self.storage.set_trial_intermediate_value(trial.trial_id, 1 << 30, value)
+        try:
+            return self.storage.set_trial_state_values(trial.trial_id, _optuna_state(state.value), values)
+        except UpdateFinishedTrialError:
+            return False
+
+    # ------------------------------------------------------------------ heartbeats
+
+    def _beat(self, trial_id: int) -> None:
+        self.storage.record_heartbeat(trial_id)
+        self._beating.add(trial_id)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._heartbeat_loop, daemon=True,
+                                            name="nested-sweeper-heartbeat")
+            self._thread.start()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            for trial_id in list(self._beating):
+                try:
+                    self.storage.record_heartbeat(trial_id)
+                except Exception:  # a lost beat only risks a late stale-check; keep beating
+                    continue
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _optuna_state(name: str) -> optuna.trial.TrialState:
+    import optuna
+
+    return optuna.trial.TrialState[name]
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return False  # a trial of ours from before a restart in the same process cannot run
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def count(records: Iterable[TrialRecord], *states: TrialState) -> int:
+    return sum(1 for r in records if r.state in states)
+
+
+def fail_reasons(records: Sequence[TrialRecord]) -> list[str]:
+    return [f"{r.attrs.get('run_name', r.number)}: {r.attrs.get('fail_reason', 'unknown')}"
+            for r in records if r.state is TrialState.FAIL]

@@ -1,0 +1,59 @@
+"""Config of the nested sweeper, registered as ``hydra/sweeper=nested``.
+
+Only hydra, omegaconf and the standard library are imported here: Hydra imports this module at
+every application start.
+"""
+
+# No `from __future__ import annotations` here: Hydra's plugin scan executes this module
+# before it is in sys.modules, and dataclasses cannot resolve string annotations then.
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class NestedSweeperConf:
+    _target_: str = "hydra_plugins.nested_sweeper.nested_sweeper.NestedSweeper"
+
+    # Sweep file to run when no `+sweep=NAME` group was composed: a path relative to the
+    # config directory without `.yaml` (`sweep/NAME`) or a file path. `sweep_params` at the
+    # root of the config (the wrapper's `++sweep_params=sweep/NAME`) has the same effect.
+    sweep_file: str | None = None
+
+    # SQLAlchemy URL of the study database; null means sqlite:///<sweep dir>/sweep.db.
+    # Use PostgreSQL (postgresql://user@host/db) when workers run on several machines.
+    storage: str | None = None
+
+    # Study name inside the storage; null means the `run` name of the config.
+    study_name: str | None = None
+
+    # Search method (grid | random | bayes | protein); null means the sweep file's `method`.
+    method: str | None = None
+
+    # Seed of the search method; null means the sweep file's `seed`, else 0.
+    seed: int | None = None
+
+    # Stop the sweep with an error once more than this fraction of finished runs failed.
+    max_failure_rate: float = 0.5
+
+    # Seconds a run may take before it is recorded FAIL (reason: timeout); null for no limit.
+    run_timeout: float | None = None
+
+    # Hydra sweep grammar for extra search spaces, as in hydra-optuna-sweeper:
+    # {trainer.learning_rate: "tag(log, interval(1e-5, 1e-2))"}. Command-line sweeps join these.
+    params: dict[str, str] | None = None
+
+    # Print the summary when the sweep ends.
+    summary: bool = True
+
+    # Extra arguments forwarded to the search method (e.g. {n_startup_trials: 5}).
+    method_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper",
+    name="nested",
+    node=NestedSweeperConf,
+    provider="hydra-nested-sweeper",
+)

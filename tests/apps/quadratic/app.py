@@ -1,0 +1,43 @@
+"""A tiny Hydra app for sweeper tests: an analytic objective with controllable failures.
+
+reward = -(x - 0.3)^2 - (y + 1)^2 + bonus[opt], highest at x=0.3, y=-1, opt=b.
+`fail`: never | raise | nanvalue | string | none | nokey | thirds (every third trial fails) | all
+`sleep`: seconds to sleep (kill and timeout tests).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+BONUS = {"a": 0.0, "b": 0.5, "c": 0.25}
+
+
+def objective(cfg: DictConfig) -> float:
+    return -((cfg.x - 0.3) ** 2) - (cfg.y + 1) ** 2 + BONUS[cfg.opt]
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> object:
+    num = HydraConfig.get().job.num
+    time.sleep(cfg.sleep)
+    mode = cfg.fail
+    if mode == "raise" or mode == "all" or (mode == "thirds" and num % 3 == 2):
+        raise ValueError(f"boom in job {num}")
+    if mode == "nanvalue":
+        return {"reward": math.nan}
+    if mode == "string":
+        return "garbage"
+    if mode == "none":
+        return None
+    if mode == "nokey":
+        return {"score": 1.0}
+    return {"reward": objective(cfg), "cost": 1.0 + cfg.x, "extra": 7.0}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Shared fixtures: the repo root, and a CLI runner that captures both streams."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch):
+    """Run `nested-sweep ARGS` in-process from the repo root: (exit code, stdout, stderr)."""
+    from hydra_plugins.nested_sweeper._cli import main
+
+    monkeypatch.chdir(ROOT)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(args), out=out, err=err)
+        return code, out.getvalue(), err.getvalue()
+
+    return run

@@ -1,0 +1,348 @@
+"""`nested-sweep migrate`: legacy CARBS, CARBS blocks, root overrides and W&B files."""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from hydra_plugins.nested_sweeper._errors import SweepError
+from hydra_plugins.nested_sweeper._migrate import migrate_main, migrate_text
+
+ROOT = Path(__file__).resolve().parents[1]
+LEGACY = ROOT / "tests" / "data" / "legacy"
+FIXTURES = ["carbs_markers", "carbs_params", "root_overrides", "wandb_sweep"]
+ALLOWED_ROOT = {"sweep", "rollout_count", "num_samples", "defaults"}
+
+
+def migrate_fixture(name: str) -> tuple[Any, dict[str, Any], str]:
+    """(Migration, the output loaded as Hydra loads it, the source text)."""
+    source = (LEGACY / f"{name}.yaml").read_text()
+    result = migrate_text(source, file=f"{name}.yaml")
+    loaded = OmegaConf.to_container(OmegaConf.create(result.text), resolve=False)
+    return result, loaded, source
+
+
+def distributions(loaded: dict[str, Any]) -> dict[str, Any]:
+    from hydra_plugins.nested_sweeper._distributions import parse_distribution
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a migrated file is clean: no warnings either
+        return {
+            path: parse_distribution(block, key=path)
+            for path, block in loaded["sweep"]["parameters"].items()
+        }
+
+
+@pytest.fixture(scope="module")
+def composed() -> dict[str, Any]:
+    """The composed training config (no sweep), as `validate` checks paths against it."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        cfg = compose("train")
+    return OmegaConf.to_container(cfg, resolve=False)
+
+
+def test_carbs_markers_migrate_with_distributions_bounds_and_centres() -> None:
+    result, out, source = migrate_fixture("carbs_markers")
+    assert result.kind == "carbs"
+    assert result.text.splitlines()[0] == "# @package _global_"
+    assert set(out) <= ALLOWED_ROOT
+    sweep = out["sweep"]
+    assert (sweep["method"], sweep["metric"], sweep["goal"]) == ("protein", "reward", "maximize")
+    d = distributions(out)
+    eps = 1e-6
+    lam = (math.log(0.9 / 0.1) + math.log(0.999 / 0.001)) / 2
+    expected = {  # path: (distribution, min, max, centre)
+        "trainer.learning_rate": ("log_normal", 1e-5, 1e-1, math.sqrt(1e-5 * 1e-1)),
+        "trainer.clip_coef": ("uniform", 0.0, 0.6, 0.3),
+        "trainer.batch_size": ("uniform_pow2", 1024, 8192, 2048),  # explicit centre
+        "trainer.update_epochs": ("int_uniform", 1, 8, 5),  # 4.5 rounded half up
+        "trainer.gae_lambda": ("logit_normal", eps, 1 - eps, 0.5),  # [0.0, 1.0] clamped
+        "trainer.gamma": ("logit_normal", 0.9, 0.999, 1 / (1 + math.exp(-lam))),  # $<ss:...>
+    }
+    assert list(d) == list(expected)
+    for path, (kind, lo, hi, centre) in expected.items():
+        assert d[path].kind == kind, path
+        assert (d[path].low, d[path].high) == pytest.approx((lo, hi), rel=1e-12), path
+        assert d[path].center == pytest.approx(centre, rel=1e-9), path
+        assert d[path].scale == 0.5
+    # the non-marker root-level overrides are fixed overrides under sweep.<group>
+    assert sweep["trainer"] == {"total_timesteps": 4096, "minibatch_size": 256, "optimizer": "adam"}
+    assert sweep["env"] == {"num_envs": 16, "game": {"max_steps": 64}}
+    for comment in [
+        "# Legacy CARBS sweep",
+        "# Adam step size",
+        "# PPO epochs per batch",
+        "# keep runs short",
+        "# vectorized copies",
+    ]:
+        assert comment in source and comment in result.text
+    changes = "\n".join(result.changes)
+    assert "trainer.gae_lambda: ${ss:logit, 0.0, 1.0}" in changes
+    assert "moved inside (0, 1)" in changes
+    assert "trainer: root-level overrides moved under sweep.trainer" in changes
+    assert "# @package _global_" in changes
+
+
+def test_wandb_sweep_file_migrates() -> None:
+    result, out, source = migrate_fixture("wandb_sweep")
+    assert result.kind == "wandb"
+    assert set(out) <= ALLOWED_ROOT
+    assert (out["rollout_count"], out["num_samples"]) == (20, 1)  # run_cap: 20
+    sweep = out["sweep"]
+    assert (sweep["method"], sweep["metric"], sweep["goal"]) == ("bayes", "reward", "maximize")
+    original = yaml.safe_load(source)
+    assert (
+        sweep["early_terminate"]
+        == original["early_terminate"]
+        == {"type": "hyperband", "min_iter": 3, "eta": 2}
+    )
+    # nested `parameters:` blocks flatten; `value:` parameters become fixed overrides
+    assert list(sweep["parameters"]) == [
+        "trainer.learning_rate",
+        "trainer.clip_coef",
+        "trainer.update_epochs",
+        "trainer.optimizer",
+        "env.num_envs",
+    ]
+    assert sweep["trainer"] == {"total_timesteps": 4096}
+    assert sweep["env"] == {"game": {"max_steps": 64}}
+    d = distributions(out)
+    assert d["trainer.learning_rate"].kind == "log_uniform_values"
+    assert (d["trainer.learning_rate"].low, d["trainer.learning_rate"].high) == (1e-4, 1e-2)
+    assert d["trainer.clip_coef"].kind == "q_uniform" and d["trainer.clip_coef"].q == 0.05
+    assert d["trainer.update_epochs"].kind == "int_uniform"
+    assert d["trainer.update_epochs"].grid_values() == list(range(1, 9))
+    assert d["trainer.optimizer"].grid_values() == ["adam", "sgd"]
+    assert d["env.num_envs"].grid_values() == [8, 16, 32]
+    assert "program" not in result.text and "args_no_hyphens" not in result.text
+    changes = "\n".join(result.changes)
+    assert "program: not needed" in changes and "command: not needed" in changes
+    assert "run_cap: 20 -> rollout_count: 20, num_samples: 1" in changes
+    assert "sweep.metric: reward, sweep.goal: maximize" in changes
+    for comment in [
+        "# W&B sweep of the PPO trainer",
+        "# 1e-4 .. 1e-2",
+        "# short runs",
+        "# total runs",
+    ]:
+        assert comment in result.text
+
+
+def test_carbs_parameter_blocks_migrate() -> None:
+    result, out, _ = migrate_fixture("carbs_params")
+    assert result.kind == "carbs-params"
+    d = distributions(out)
+    assert {p: x.kind for p, x in d.items()} == {
+        "trainer.learning_rate": "log_normal",
+        "trainer.batch_size": "uniform_pow2",
+        "trainer.update_epochs": "int_uniform",  # linear + is_int
+        "trainer.gamma": "logit_normal",
+        "trainer.vf_coef": "uniform",
+        "env.num_envs": "uniform_pow2",
+    }
+    assert d["trainer.learning_rate"].center == pytest.approx(3e-4)  # search_center
+    assert d["trainer.gamma"].center == pytest.approx(0.99)
+    assert d["trainer.vf_coef"].scale == 0.3  # the block's own scale is kept
+    assert d["trainer.update_epochs"].grid_values() == list(range(1, 11))
+    assert out["sweep"]["trainer"] == {"total_timesteps": 4096}
+    assert "# the old default" in result.text
+
+
+def test_root_overrides_merge_into_the_sweep_block() -> None:
+    result, out, source = migrate_fixture("root_overrides")
+    assert result.kind == "root-overrides"
+    assert out == {
+        "rollout_count": 4,
+        "sweep": {
+            **yaml.safe_load(source)["sweep"],
+            "trainer": {"ent_coef": 0.01, "total_timesteps": 2048},
+            "env": {"game": {"max_steps": 48}},
+        },
+    }
+    assert "# short runs" in result.text
+    assert result.changes == [
+        "trainer: root-level overrides moved under sweep.trainer",
+        "env: root-level overrides moved under sweep.env",
+    ]
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_migrated_files_validate_against_the_config(
+    name: str, composed: dict, tmp_path: Path
+) -> None:
+    from hydra_plugins.nested_sweeper._spec import load_spec
+
+    result, _, _ = migrate_fixture(name)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(result.text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = load_spec(path, config=composed)
+    assert spec.parameters and all(p.startswith(("trainer.", "env.")) for p in spec.parameters)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_migration_is_idempotent(name: str) -> None:
+    first, _, _ = migrate_fixture(name)
+    second = migrate_text(first.text)
+    assert (second.kind, second.changes, second.text) == ("none", [], first.text)
+
+
+def test_shipped_sweep_files_need_no_migration() -> None:
+    shipped = sorted((ROOT / "conf" / "sweep").glob("*.yaml"))
+    assert shipped
+    for path in shipped:
+        text = path.read_text()
+        result = migrate_text(text, file=str(path))
+        assert (result.kind, result.changes, result.text) == ("none", [], text), path
+
+
+def test_a_missing_package_line_is_the_only_change() -> None:
+    text = "sweep:  # the search\n  method: random\n  parameters:\n    trainer.gamma: {min: 0.9, max: 0.99}\n"
+    result = migrate_text(text)
+    assert result.text == "# @package _global_\n" + text
+    assert result.kind == "none" and len(result.changes) == 1
+
+
+def test_floats_are_floats_to_every_yaml_reader() -> None:
+    result, _, _ = migrate_fixture("carbs_markers")
+    # PyYAML (YAML 1.1) reads `1e-05` as a string; the output must say `1.0e-05`.
+    block = yaml.safe_load(result.text)["sweep"]["parameters"]["trainer.learning_rate"]
+    assert isinstance(block["min"], float) and block["min"] == 1e-5
+
+
+def migrate(body: str) -> Any:
+    return migrate_text(textwrap.dedent(body), file="old.yaml")
+
+
+def test_unknown_root_keys_and_seed_move_with_a_note() -> None:
+    result = migrate("""
+        seed: 3
+        num_random_samples: 5
+        trainer:
+          learning_rate: ${ss:log, 1e-4, 1e-2}
+    """)
+    out = yaml.safe_load(result.text)
+    assert out["sweep"]["num_random_samples"] == 5
+    assert out["sweep"]["parameters"]["seed"] == {"value": 3}  # the run's seed, not the search's
+    assert "trainer" not in out["sweep"]  # it held only a marker
+    assert any("num_random_samples" in c and "not a config group" in c for c in result.changes)
+
+
+def test_markers_under_sweep_groups_and_in_parameters_become_parameters() -> None:
+    result = migrate("""
+        # @package _global_
+        sweep:
+          parameters:
+            trainer:
+              parameters:
+                learning_rate: ${ss:log, 1e-5, 1e-1}  # lr
+            env.num_envs: {values: [8, 16]}
+          trainer:
+            ent_coef: $<ss:linear, 0.0, 0.1>
+            gamma: 0.99
+    """)
+    out = yaml.safe_load(result.text)
+    params = out["sweep"]["parameters"]
+    # the nested block is kept (it is valid) with its marker converted in place
+    assert params["trainer"]["parameters"]["learning_rate"]["distribution"] == "log_normal"
+    assert params["trainer.ent_coef"]["mean"] == pytest.approx(0.05)
+    assert out["sweep"]["trainer"] == {"gamma": 0.99}
+    assert "# lr" in result.text and result.kind == "carbs"
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ("sweep:\n  method: [bayes\n", "line 3"),  # unclosed flow sequence
+        ("trainer:\n  a: 1\n   b: 2\n", "line 3, column 5"),  # the colon after b
+        ("- a\n- b\n", "a sweep file is a mapping"),
+        ("", "empty"),
+        ("# @package sweep\nmethod: bayes\n", "# @package sweep"),
+        ("method: bayes\nsweep:\n  method: grid\n", "both at the root"),
+        ("trainer:\n  gamma: 0.9\nsweep:\n  trainer:\n    gamma: 0.95\n", "set twice"),
+        (
+            "trainer:\n  gamma: 0.9\nparameters:\n  trainer.gamma: {min: 0.9, max: 0.99}\n",
+            "both a parameter and a fixed override",
+        ),
+        ("trainer:\n  sizes:\n    - ${ss:int, 1, 4}\n    - 8\n", "inside a list"),
+        ("parameters:\n  trainer.gamma: {space: cubic, min: 0.9, max: 0.99}\n", "space is one of"),
+        (
+            "parameters:\n  trainer.gamma: {space: logit, is_int: true, min: 0.9, max: 0.99}\n",
+            "is_int",
+        ),
+        ("run_cap: 5\nrollout_count: 3\n", "run_cap and rollout_count"),
+        ("trainer:\n  batch_size: $pow2(1024, 32768)\n", "${ss:pow2, 1024, 32768}"),
+        ("parameters:\n  trainer.optimizer: [adam, sgd]\n", "{values: ['adam', 'sgd']}"),
+    ],
+)
+def test_unconvertible_input_is_one_clear_error(body: str, shown: str) -> None:
+    with pytest.raises(SweepError) as info:
+        migrate_text(body, file="old.yaml")
+    message = str(info.value)
+    assert message.startswith("old.yaml: ") and shown in message
+    assert "\n" not in message
+
+
+def write_legacy(tmp_path: Path, name: str = "carbs_markers") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text((LEGACY / f"{name}.yaml").read_text())
+    return path
+
+
+def test_migrate_main_prints_yaml_and_lists_changes(tmp_path: Path) -> None:
+    path = write_legacy(tmp_path)
+    before = path.read_text()
+    out, err = io.StringIO(), io.StringIO()
+    assert migrate_main([str(path)], in_place=False, out=out, err=err) == 0
+    assert path.read_text() == before  # nothing written
+    assert out.getvalue() == migrate_text(before, file=str(path)).text  # stdout is pure YAML
+    assert f"{path}: 12 changes (carbs):" in err.getvalue()
+    assert "  - trainer.learning_rate: ${ss:log, 1e-5, 1e-1} ->" in err.getvalue()
+
+
+def test_migrate_main_in_place(tmp_path: Path) -> None:
+    path = write_legacy(tmp_path, "wandb_sweep")
+    out, err = io.StringIO(), io.StringIO()
+    assert migrate_main([str(path)], in_place=True, out=out, err=err) == 0
+    assert err.getvalue() == ""
+    assert path.read_text().startswith("# @package _global_\n")
+    assert "run_cap: 20 -> rollout_count: 20" in out.getvalue()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp files left
+    again = io.StringIO()
+    assert migrate_main([str(path)], in_place=True, out=again, err=err) == 0
+    assert again.getvalue() == f"{path}: already in the nested format\n"
+
+
+def test_migrate_main_reports_errors_on_one_line_and_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer:\n  lr: ${ss:exp, 1, 2}\n")
+    good = write_legacy(tmp_path, "root_overrides")
+    out, err = io.StringIO(), io.StringIO()
+    code = migrate_main(
+        [str(bad), str(tmp_path / "missing.yaml"), str(good)], in_place=True, out=out, err=err
+    )
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 2 and "Traceback" not in err.getvalue()
+    assert lines[0].startswith(f"error: {bad}: trainer.lr: unknown CARBS kind 'exp'")
+    assert "missing.yaml" in lines[1]
+    assert f"{good}: migrated (root-overrides)" in out.getvalue()
+    assert bad.read_text() == "trainer:\n  lr: ${ss:exp, 1, 2}\n"
+
+
+def test_cli_migrate_subcommand(cli, tmp_path: Path) -> None:
+    path = write_legacy(tmp_path, "carbs_params")
+    code, out, err = cli("migrate", str(path))
+    assert code == 0
+    assert out.startswith("# @package _global_") and "changes (carbs-params)" in err

@@ -1,0 +1,162 @@
+"""Real Hydra multiruns of the quadratic test app through the nested sweeper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+APP = Path(__file__).parent / "apps" / "quadratic" / "app.py"
+
+
+def sweep(tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QUAD_OUT": str(tmp_path), "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run([sys.executable, str(APP), "-m", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def load(tmp_path: Path, run: str = "quad") -> optuna.Study:
+    return optuna.load_study(study_name=run, storage=f"sqlite:///{tmp_path}/sweep/{run}/sweep.db")
+
+
+def run_dirs(tmp_path: Path, run: str = "quad") -> list[Path]:
+    return sorted((tmp_path / "sweep" / run / "runs").iterdir())
+
+
+def states(study: optuna.Study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.trials:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def test_basic_launcher_rounds_dirs_and_db(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "+sweep=basic")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(tmp_path)
+    assert states(study) == {"COMPLETE": 6}
+    dirs = run_dirs(tmp_path)
+    assert [d.name for d in dirs] == [f"quad.r.{i}" for i in range(6)]
+    for trial in study.trials:
+        d = tmp_path / "sweep" / "quad" / "runs" / f"quad.r.{trial.number}"
+        assert (d / "config.yaml").is_file() and (d / ".hydra").is_dir()
+        suggestion = (d / "suggestion.yaml").read_text()
+        assert f"trial: {trial.number}" in suggestion
+        p = trial.params
+        expected = -((p["x"] - 0.3) ** 2) - (p["y"] + 1) ** 2 + {"a": 0, "b": 0.5, "c": 0.25}[p["opt"]]
+        assert trial.value == pytest.approx(expected)
+        assert trial.user_attrs["metrics"]["extra"] == 7.0
+        assert trial.user_attrs["round"] == trial.number // 2
+    best = max(study.trials, key=lambda t: t.value)
+    assert f"quad.r.{best.number}" in proc.stdout  # summary names the best run
+
+
+def test_seeded_sweeps_repeat_and_cli_space_joins(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    extra = ["+sweep=basic", "rollout_count=1", "y=interval(-0.5,0.5)", "hydra.sweeper.summary=false"]
+    assert sweep(a, *extra).returncode == 0
+    assert sweep(b, *extra).returncode == 0
+    pa = [t.params for t in load(a).trials]
+    pb = [t.params for t in load(b).trials]
+    assert pa == pb and len(pa) == 2
+    assert all(-0.5 <= p["y"] <= 0.5 for p in pa)
+
+
+def test_grid_exhausts_the_product(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "+sweep=grid", "hydra.sweeper.summary=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(tmp_path)
+    combos = {(t.params["x"], t.params["n"], t.params["opt"]) for t in study.trials}
+    assert len(study.trials) == 12 and len(combos) == 12
+    assert "exhausted" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_other_launchers(tmp_path: Path, launcher: str) -> None:
+    args = ["+sweep=basic", f"hydra/launcher={launcher}", "rollout_count=2", "hydra.sweeper.summary=false"]
+    if launcher == "joblib":
+        args.append("hydra.launcher.n_jobs=2")
+    proc = sweep(tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(tmp_path)
+    assert states(study) == {"COMPLETE": 4}
+    assert len(run_dirs(tmp_path)) == 4
+    for trial in study.trials:
+        p = trial.params
+        assert trial.value == pytest.approx(
+            -((p["x"] - 0.3) ** 2) - (p["y"] + 1) ** 2 + {"a": 0, "b": 0.5, "c": 0.25}[p["opt"]])
+
+
+def test_failures_are_recorded_and_replaced(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "+sweep=basic", "fail=thirds", "hydra.sweeper.summary=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(tmp_path)
+    s = states(study)
+    assert s["COMPLETE"] == 6 and s["FAIL"] >= 2
+    for t in study.trials:
+        if t.state.name == "FAIL":
+            assert t.user_attrs["fail_reason"].startswith("ValueError: boom in job")
+            assert t.number % 3 == 2
+
+
+@pytest.mark.parametrize(("mode", "reason"), [
+    ("nanvalue", "is nan"), ("string", "'garbage'"), ("none", "None"), ("nokey", "no number 'reward'"),
+    ("all", "ValueError: boom"),
+])
+def test_all_failing_stops_at_max_failure_rate(tmp_path: Path, mode: str, reason: str) -> None:
+    proc = sweep(tmp_path, "+sweep=basic", f"fail={mode}")
+    assert proc.returncode != 0
+    assert "max_failure_rate" in proc.stderr
+    study = load(tmp_path)
+    fails = [t for t in study.trials if t.state.name == "FAIL"]
+    assert len(fails) == 4 and len(study.trials) == 4  # 0.5 × 6 planned runs
+    assert all(reason in t.user_attrs["fail_reason"] for t in fails)
+
+
+def test_run_timeout_fails_the_run(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "+sweep=basic", "sleep=3", "hydra.sweeper.run_timeout=0.5",
+                 "hydra.sweeper.max_failure_rate=0.1", "rollout_count=1")
+    assert proc.returncode != 0
+    t = load(tmp_path).trials[0]
+    assert t.state.name == "FAIL" and "timeout after 0.5s" in t.user_attrs["fail_reason"]
+
+
+def test_sigkill_mid_round_then_resume(tmp_path: Path) -> None:
+    env = {**os.environ, "QUAD_OUT": str(tmp_path)}
+    args = [sys.executable, str(APP), "-m", "+sweep=basic", "sleep=1.5", "hydra.sweeper.summary=false"]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "sweep" / "quad" / "sweep.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once the third run is under way
+        if db.exists() and len(list((tmp_path / "sweep" / "quad" / "runs").glob("*"))) >= 3:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = load(tmp_path)
+    assert "RUNNING" in states(before)
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load(tmp_path)
+    s = states(study)
+    assert s["COMPLETE"] == 6
+    interrupted = [t for t in study.trials if t.state.name == "FAIL"]
+    assert interrupted and all(t.user_attrs["fail_reason"] == "interrupted" for t in interrupted)
+    names = {d.name for d in run_dirs(tmp_path)}
+    assert names <= {f"quad.r.{t.number}" for t in study.trials}
+    assert {f"quad.r.{t.number}" for t in study.trials if t.state.name == "COMPLETE"} <= names
+
+
+def test_missing_sweep_is_a_clear_error(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "x=0.1,0.2")
+    assert proc.returncode != 0
+    assert "+sweep=NAME" in proc.stderr

@@ -1,0 +1,69 @@
+"""Command-line preparation that must run before Hydra parses ``sys.argv`` (stdlib only).
+
+- ``wandb agent`` starts a program as ``python train.py --trainer.learning_rate=0.01 ...``
+  (W&B's default ``${args}``); Hydra wants ``trainer.learning_rate=0.01``.
+- ``+user=NAME`` with no ``conf/user/NAME.yaml`` would fail deep in Hydra's composition;
+  we say how to create the file instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Hydra's long options that take a value (`--config-name=x` is one of these, not an override).
+# Its switches (`--multirun`, `--run`, ...) take none, so `--run=x` can only mean the `run` key.
+HYDRA_VALUE_OPTIONS = frozenset(
+    {
+        "--cfg",
+        "--config-path",
+        "--config-name",
+        "--config-dir",
+        "--info",
+        "--package",
+        "--experimental-rerun",
+    }
+)
+
+
+def agent_args_to_overrides(argv: Sequence[str]) -> list[str]:
+    """Turn W&B agent arguments (``--a.b=1``) into Hydra overrides (``a.b=1``).
+
+    Hydra's own options (``--config-name=x``, ``--multirun``, ...) and plain overrides pass
+    through unchanged. A value keeps everything after the first ``=`` as it is.
+    """
+    out = []
+    for arg in argv:
+        key = arg.split("=", 1)[0]
+        if arg.startswith("--") and "=" in arg and key not in HYDRA_VALUE_OPTIONS and len(key) > 2:
+            out.append(arg[2:])
+        else:
+            out.append(arg)
+    return out
+
+
+def missing_user_file(argv: Sequence[str], config_dir: Path) -> str | None:
+    """The error message for a ``user=NAME`` override whose file does not exist, else None."""
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+~") != "user":
+            continue
+        for name in value.split(","):
+            name = name.strip()
+            if name and name != "null" and not (config_dir / "user" / f"{name}.yaml").exists():
+                return (
+                    f"conf/user/{name}.yaml: user: no such user file; create it with "
+                    f"`cp conf/user/example.yaml conf/user/{name}.yaml` and set your W&B "
+                    "entity and output root (train_dir) in it"
+                )
+    return None
+
+
+def prepare_argv(config_dir: Path) -> None:
+    """Rewrite ``sys.argv`` in place for Hydra; exit with a message on a missing user file."""
+    args = agent_args_to_overrides(sys.argv[1:])
+    problem = missing_user_file(args, config_dir)
+    if problem:
+        sys.exit(f"error: {problem}")
+    sys.argv[1:] = args
