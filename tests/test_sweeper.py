@@ -160,3 +160,28 @@ def test_missing_sweep_is_a_clear_error(tmp_path: Path) -> None:
     proc = sweep(tmp_path, "x=0.1,0.2")
     assert proc.returncode != 0
     assert "+sweep=NAME" in proc.stderr
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_hyperband_prunes_and_saves_cost(tmp_path: Path, launcher: str) -> None:
+    """The same seeded sweep with and without early termination: less cost, a best run."""
+    with_et, without = tmp_path / "et", tmp_path / "plain"
+    with_et.mkdir()
+    without.mkdir()
+    common = ["+sweep=hyperband", "steps=9", "hydra.sweeper.summary=false", f"hydra/launcher={launcher}"]
+    a = sweep(with_et, *common)
+    assert a.returncode == 0, a.stderr[-3000:]
+    b = sweep(without, *common, "~sweep.early_terminate")
+    assert b.returncode == 0, b.stderr[-3000:]
+    pruned, plain = load(with_et), load(without)
+    assert states(plain) == {"COMPLETE": 12}
+    s = states(pruned)
+    assert s.get("PRUNED", 0) >= 2 and s.get("COMPLETE", 0) + s["PRUNED"] == 12
+    cost = lambda st: sum(t.user_attrs["cost"] for t in st.trials)  # noqa: E731
+    assert cost(pruned) < 0.85 * cost(plain)
+    for t in pruned.trials:
+        assert len(t.intermediate_values) == int(t.user_attrs["cost"])
+        if t.state.name == "PRUNED":
+            assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)])
+    best = max((t for t in pruned.trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    assert best.value > 9.0

@@ -166,6 +166,8 @@ class SweepLoop:
         self.method = make_method(method_name, spec.space, goal=spec.goal, seed=seed,
                                   **dict(sweeper.conf.get("method_kwargs") or {}))
         self.max_failure_rate = float(sweeper.conf.get("max_failure_rate", 0.5))
+        rule = spec.early_terminate
+        self.early_terminate = None if rule is None else vars(rule)
         self.start = time.monotonic()
         self.best: tuple[float, str] | None = None
 
@@ -206,6 +208,7 @@ class SweepLoop:
     def run_batch(self, suggestions: list[dict[str, Any]]) -> None:
         round_ = self.study.next_round()
         trials = [self.study.create(s, round=round_, attrs={}) for s in suggestions]
+        trials = self.study.claim(trials, self.target)
         for group in _contiguous(trials):
             self.launch(group)
 
@@ -218,8 +221,9 @@ class SweepLoop:
             self.study.set_attrs(trial, {"run_name": run, "job_num": trial.number})
             sweeper.runner.trials[trial.number] = {
                 "parameters": trial.params, "round": trial.round, "trial": trial.number,
-                "study": self.name, "storage": self.storage, "run": run,
-                "metric": self.spec.metric, "goal": self.spec.goal,
+                "trial_id": trial.trial_id, "study": self.name, "storage": self.storage,
+                "run": run, "metric": self.spec.metric, "goal": self.spec.goal,
+                "early_terminate": self.early_terminate,
             }
             batch.append(self.fixed + to_overrides(trial.params))
         returns = sweeper.launcher.launch(batch, initial_job_idx=trials[0].number)

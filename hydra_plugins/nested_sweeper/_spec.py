@@ -75,8 +75,8 @@ class EarlyTerminate:
     max_iter: int | None = None
     s: int | None = None
     eta: float = 3.0
-    # median rule: evaluations to see before stopping anything
-    min_reports: int = 2
+    # median rule: finished runs to see before stopping any run
+    min_runs: int = 2
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,13 @@ def load_spec(
         raise SweepError("Hydra placed this file under 'sweep.' instead of the config root",
                          file=file, key="sweep", fix="make '# @package _global_' its first line")
     if overrides and isinstance(raw, Mapping):
-        from omegaconf import OmegaConf
+        if "sweep" in overrides:  # composed by +sweep=NAME: Hydra's view wins, deletions too
+            raw = {**raw, **overrides}
+        else:  # the wrapper's sweep_params form: command-line values on top of the file
+            from omegaconf import OmegaConf
 
-        merged = OmegaConf.merge(OmegaConf.create(dict(raw)), OmegaConf.create(dict(overrides)))
-        raw = OmegaConf.to_container(merged, resolve=False)
+            merged = OmegaConf.merge(OmegaConf.create(dict(raw)), OmegaConf.create(dict(overrides)))
+            raw = OmegaConf.to_container(merged, resolve=False)
     spec = parse_spec(raw, file=file)
     params = dict(spec.parameters)
     if config is not None:
@@ -450,13 +453,13 @@ def _early_terminate(node: Any, file: str) -> EarlyTerminate | None:
         got = node.get("type") if isinstance(node, Mapping) else node
         raise SweepError(f"unknown early termination {got!r}", file=file, key=f"{key}.type",
                          fix="use {type: hyperband, min_iter: 1, eta: 3} or {type: median}")
-    allowed = {"type", "min_iter", "max_iter", "s", "eta", "min_reports", "strict"}
+    allowed = {"type", "min_iter", "max_iter", "s", "eta", "min_runs", "strict"}
     unknown = sorted(set(node) - allowed)
     if unknown:
         raise SweepError(f"unknown keys {unknown}", file=file, key=key,
                          fix=f"use only {', '.join(sorted(allowed))}")
     args = {k: v for k, v in node.items() if k in allowed - {"strict"}}
-    for name in ("min_iter", "max_iter", "s", "min_reports"):
+    for name in ("min_iter", "max_iter", "s", "min_runs"):
         value = args.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise SweepError(f"must be a positive integer, got {value!r}", file=file,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 HEARTBEAT_S = 10
 GRACE_S = 60
 INTERRUPTED = "interrupted"
+SURPLUS = "surplus"
 _STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
            "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
 
@@ -95,12 +96,14 @@ class Study:
     # ------------------------------------------------------------------ reading
 
     def records(self) -> list[TrialRecord]:
-        return [self._record(t) for t in self.study.get_trials(deepcopy=False)]
+        """Every trial but the surplus ones another worker's race created (see ``claim``)."""
+        trials = self.study.get_trials(deepcopy=False)
+        return [self._record(t) for t in trials if not t.user_attrs.get(SURPLUS)]
 
     @staticmethod
     def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
-        value = trial.value if trial.state.name == "COMPLETE" else None
-        if trial.state.name == "PRUNED" and trial.intermediate_values:
+        value = trial.value if trial.state.name in ("COMPLETE", "PRUNED") else None
+        if value is None and trial.state.name == "PRUNED" and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
         return TrialRecord(number=trial.number, params=dict(trial.params),
                            state=_STATES.get(trial.state.name, TrialState.FAIL),
@@ -129,11 +132,13 @@ class Study:
                 failed.append(trial.number)
         return failed
 
-    def _fail(self, trial_id: int, reason: str) -> bool:
+    def _fail(self, trial_id: int, reason: str, *, surplus: bool = False) -> bool:
         from optuna.exceptions import UpdateFinishedTrialError
 
         try:
             self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+            if surplus:
+                self.storage.set_trial_user_attr(trial_id, SURPLUS, True)
             return self.storage.set_trial_state_values(trial_id, state=_optuna_state("FAIL"))
         except UpdateFinishedTrialError:  # another worker got there first
             return False
@@ -153,6 +158,25 @@ class Study:
         self._beat(trial_id)
         return NewTrial(number=number, trial_id=trial_id, params=dict(params), round=round)
 
+    def claim(self, trials: Sequence[NewTrial], target: int) -> list[NewTrial]:
+        """The new trials this worker may run; the rest lost a race with another worker.
+
+        Trial numbers order the workers' claims: a trial is surplus when ``target`` live
+        trials (running or finished, not failed) precede it, or when an earlier live trial
+        has the same parameters (two workers taking the same grid point).
+        """
+        live = [r for r in self.records() if r.state is not TrialState.FAIL]
+        keep = []
+        for trial in trials:
+            earlier = [r for r in live if r.number < trial.number]
+            duplicate = bool(trial.params) and any(r.params == trial.params for r in earlier)
+            if len(earlier) >= target or duplicate:
+                self._fail(trial.trial_id, "surplus: another worker took this run", surplus=True)
+                self._beating.discard(trial.trial_id)
+            else:
+                keep.append(trial)
+        return keep
+
     def set_attrs(self, trial: NewTrial, attrs: Mapping[str, Any]) -> None:
         for key, value in attrs.items():
             self.storage.set_trial_user_attr(trial.trial_id, key, value)
@@ -164,9 +188,8 @@ class Study:
 
         self._beating.discard(trial.trial_id)
         self.set_attrs(trial, attrs)
-        values = [value] if state is TrialState.COMPLETE and value is not None else None
-        if state is TrialState.PRUNED and value is not None and math.isfinite(value):
-            self.storage.set_trial_intermediate_value(trial.trial_id, 1 << 30, value)
+        finite = value is not None and math.isfinite(value)
+        values = [value] if finite and state is not TrialState.FAIL else None
         try:
             return self.storage.set_trial_state_values(trial.trial_id, _optuna_state(state.value), values)
         except UpdateFinishedTrialError:

@@ -3,6 +3,8 @@
 reward = -(x - 0.3)^2 - (y + 1)^2 + bonus[opt], highest at x=0.3, y=-1, opt=b.
 `fail`: never | raise | nanvalue | string | none | nokey | thirds (every third trial fails) | all
 `sleep`: seconds to sleep (kill and timeout tests).
+`steps`: > 0 reports a learning curve (objective · i/steps) through the early-termination API,
+stopping when told; cost is the number of steps run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,21 @@ def main(cfg: DictConfig) -> object:
         return None
     if mode == "nokey":
         return {"score": 1.0}
+    if cfg.steps > 0:
+        return learning_curve(cfg)
     return {"reward": objective(cfg), "cost": 1.0 + cfg.x, "extra": 7.0}
+
+
+def learning_curve(cfg: DictConfig) -> dict[str, float]:
+    from hydra_plugins.nested_sweeper import report
+
+    # Higher is better; shifted positive so that the curve rises with steps.
+    final = 10.0 + objective(cfg)
+    for step in range(1, cfg.steps + 1):
+        value = final * step / cfg.steps
+        if report(value, step):
+            return {"reward": value, "cost": float(step), "stopped_early": 1.0}
+    return {"reward": final, "cost": float(cfg.steps)}
 
 
 if __name__ == "__main__":
