@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SHIPPED = ["protein_working", "quick", "full", "conditional", "my_sweep", "empty"]
+SHIPPED = ["protein_working", "quick", "full", "conditional", "my_sweep", "empty", "early_stop"]
 
 
 def write(tmp_path: Path, body: str, name: str = "bad.yaml") -> str:
@@ -167,3 +167,18 @@ def test_unknown_sweep_name_suggests(cli) -> None:
     code, _, err = cli("validate", "protein_workin")
     assert code == 2
     assert "protein_working" in err
+
+
+def test_carbs_marker_in_the_config_resolves_to_its_centre_and_becomes_a_parameter(cli) -> None:
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.nested_sweeper._cli import compose_config
+
+    override = "trainer.learning_rate=${ss:log, 1e-5, 1e-1}"
+    config = compose_config("conf", "train", [override])
+    resolved = OmegaConf.create(config).trainer.learning_rate
+    assert resolved == pytest.approx(1e-3)  # geometric mean of the range
+    code, out, err = cli("validate", "empty", override)  # empty.yaml searches nothing
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if "trainer.learning_rate" in line)
+    assert "log_normal" in row and "1e-05" in row and "0.1" in row

@@ -10,10 +10,12 @@ reason ``interrupted`` and replaced, and exactly ``rollout_count × num_samples`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -26,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from ._cli import SWEEP_KEYS, display_path
 from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
-from ._run import RunOutcome, TrialRunner
+from ._run import RunOutcome, TrialRunner, hide_password
 from ._spec import SweepSpec, find_sweep_file, load_spec
 from ._study import NewTrial, Study, count, fail_reasons
 from ._types import TrialRecord, TrialState
@@ -170,6 +172,7 @@ class SweepLoop:
         self.early_terminate = None if rule is None else vars(rule)
         self.start = time.monotonic()
         self.best: tuple[float, str] | None = None
+        self.advance: Callable[[int], None] = lambda done: None
 
     def run(self) -> None:
         interrupted = self.study.fail_interrupted()
@@ -179,11 +182,16 @@ class SweepLoop:
         self._note_best(records)
         log.info("sweep '%s': %s, %d rounds × %d runs, study %s (%d finished before)",
                  self.spec.file, self.method.name, self.spec.rollout_count, self.spec.num_samples,
-                 self.storage, count(records, TrialState.COMPLETE, TrialState.PRUNED))
+                 hide_password(self.storage), count(records, TrialState.COMPLETE, TrialState.PRUNED))
+        with progress_bar(self.target) as self.advance:
+            self._rounds()
+
+    def _rounds(self) -> None:
         while True:
             records = self.study.records()
             done = count(records, TrialState.COMPLETE, TrialState.PRUNED)
             running = count(records, TrialState.RUNNING)
+            self.advance(done)
             self.check_failures(records)
             if done >= self.target:
                 break
@@ -281,6 +289,19 @@ class SweepLoop:
                 key="hydra.sweeper.max_failure_rate",
                 fix="fix the failing runs (see their run directories), or raise max_failure_rate",
             )
+
+
+@contextlib.contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar of finished runs on a terminal; elsewhere the log lines suffice."""
+    if not sys.stdout.isatty():
+        yield lambda done: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("runs", total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _better(a: float, b: float, goal: str) -> bool:

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# What suggestion.yaml records about a run (the storage URL without its password).
+SUGGESTION_KEYS = ("parameters", "round", "trial", "study", "storage", "run", "metric", "goal")
+
 
 class RunTimeout(Exception):
     """The run took longer than ``hydra.sweeper.run_timeout``."""
@@ -64,7 +67,20 @@ def write_run_files(out_dir: Path, cfg: Any, info: dict[str, Any]) -> None:
     except Exception:  # an interpolation only the app can resolve: keep it unresolved
         OmegaConf.save(cfg, out_dir / "config.yaml", resolve=False)
     if info:
-        OmegaConf.save(OmegaConf.create(info), out_dir / "suggestion.yaml")
+        shown = {k: v for k, v in info.items() if k in SUGGESTION_KEYS}
+        shown["storage"] = hide_password(str(info.get("storage", "")))
+        OmegaConf.save(OmegaConf.create(shown), out_dir / "suggestion.yaml")
+
+
+def hide_password(url: str) -> str:
+    """The storage URL as it may be written to disk or logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 @contextlib.contextmanager

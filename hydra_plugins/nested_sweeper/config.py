@@ -11,6 +11,8 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from ._carbs import register_resolver
+
 
 @dataclass
 class NestedSweeperConf:
@@ -50,6 +52,10 @@ class NestedSweeperConf:
     # Extra arguments forwarded to the search method (e.g. {n_startup_trials: 5}).
     method_kwargs: dict[str, Any] = field(default_factory=dict)
 
+
+# Legacy `${ss:KIND, MIN, MAX[, CENTER]}` markers resolve to their centre in plain runs; the
+# sweeper turns them into parameters. Hydra imports this module at every app start.
+register_resolver()
 
 ConfigStore.instance().store(
     group="hydra/sweeper",
