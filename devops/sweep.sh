@@ -70,5 +70,9 @@ else
     echo "sweep '$run_name' failed (exit code $status)" >&2
 fi
 echo "results: $train_dir/sweep/$run_name"
-echo "summary: nested-sweep summary $run_name"
+if [[ "$train_dir" == "train_dir" ]]; then
+    echo "summary: nested-sweep summary $run_name"
+else
+    printf 'summary: nested-sweep summary %q --train-dir %q\n' "$run_name" "$train_dir"
+fi
 exit "$status"

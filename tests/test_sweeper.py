@@ -185,3 +185,7 @@ def test_hyperband_prunes_and_saves_cost(tmp_path: Path, launcher: str) -> None:
             assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)])
     best = max((t for t in pruned.trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
     assert best.value > 9.0
+    # Resume: PRUNED runs count as finished, so the rerun has nothing left to do.
+    again = sweep(with_et, *common)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert states(load(with_et)) == s
