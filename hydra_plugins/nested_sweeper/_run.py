@@ -74,13 +74,15 @@ def write_run_files(out_dir: Path, cfg: Any, info: dict[str, Any]) -> None:
 
 def hide_password(url: str) -> str:
     """The storage URL as it may be written to disk or logs."""
+    if not url or url.startswith("sqlite"):
+        return url
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except ArgumentError:  # not a URL SQLAlchemy can parse: show it without any credentials
+        return url.split("@")[-1]
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import SweepError
+from ._run import hide_password
 from ._types import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ def _open_storage(url: str, where: str) -> optuna.storages.RDBStorage:
 def _storage_error(url: str, where: str, exc: Exception) -> SweepError:
     on_cli = where == "--storage"
     return SweepError(
-        f"cannot read storage {_hide_password(url)}: {type(exc).__name__}: {exc}".splitlines()[0],
+        f"cannot read storage {hide_password(url)}: {type(exc).__name__}: {exc}".splitlines()[0],
         key=where if on_cli else None,
         file=None if on_cli else where,
         fix="check the URL, that the server is reachable, that its driver is installed and "
@@ -350,25 +351,13 @@ def report_from_study(study: optuna.Study, *, storage: str = "") -> SweepReport:
     sweep_dir = study.user_attrs.get("sweep_dir")
     return SweepReport(
         name=study.study_name,
-        storage=_hide_password(storage),
+        storage=hide_password(storage),
         spec=spec,
         sweep_dir=str(sweep_dir) if sweep_dir else None,
         goal=str(spec.get("goal") or direction) if direction == "not_set" else direction,
         trials=trials,
         distributions=distributions,
     )
-
-
-def _hide_password(url: str) -> str:
-    if not url or url.startswith("sqlite"):
-        return url
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:  # not a URL SQLAlchemy can parse: show it without any credentials
-        return url.split("@")[-1]
 
 
 # --------------------------------------------------------------------------- formatting
