@@ -1,0 +1,40 @@
+"""The plugin as Hydra sees it: discovered, registered, and light at app start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+
+
+def test_discovered_and_registered() -> None:
+    names = [p.__name__ for p in Plugins.instance().discover(Sweeper)]
+    assert "NestedSweeper" in names
+    node = ConfigStore.instance().load("hydra/sweeper/nested.yaml").node
+    assert node._target_ == "hydra_plugins.nested_sweeper.nested_sweeper.NestedSweeper"
+    assert node.max_failure_rate == 0.5
+
+
+def test_app_start_imports_no_heavy_modules() -> None:
+    code = (
+        "import sys, json\n"
+        "from hydra.core.plugins import Plugins\n"
+        "from hydra.plugins.sweeper import Sweeper\n"
+        "Plugins.instance().discover(Sweeper)\n"
+        "import hydra_plugins.nested_sweeper as p, hydra_plugins.nested_sweeper.nested_sweeper\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'optuna', 'numpy', 'scipy', 'wandb',"
+        " 'matplotlib', 'sqlalchemy') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_searcher_is_exported_lazily() -> None:
+    import hydra_plugins.nested_sweeper as pkg
+
+    assert pkg.Searcher.__name__ == "Searcher"
+    assert callable(pkg.report)
