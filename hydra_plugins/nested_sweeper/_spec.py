@@ -225,12 +225,8 @@ def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
     )
 
 
-def parse_spec(raw: Any, *, file: str, config: Mapping[str, Any] | None = None) -> SweepSpec:
-    """Build a ``SweepSpec`` from a sweep file's content.
-
-    ``config`` is the composed config (plain containers, without the sweep): when given,
-    every parameter path and fixed override must exist in it.
-    """
+def parse_spec(raw: Any, *, file: str) -> SweepSpec:
+    """Build a ``SweepSpec`` from a sweep file's content (paths are checked by ``load_spec``)."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -241,14 +237,13 @@ def parse_spec(raw: Any, *, file: str, config: Mapping[str, Any] | None = None) 
     if not isinstance(sweep, Mapping):
         raise SweepError("must be a mapping", file=file, key="sweep",
                          fix="put method, metric, parameters and overrides under 'sweep:'")
-    groups = set(config) if config is not None else None
-    check_sweep_keys(sweep, file=file, groups=groups)
+    check_sweep_keys(sweep, file=file, groups=None)
     metric, goal = _metric_and_goal(sweep, file)
     params = _parameters(sweep.get("parameters") or {}, file)
     fixed = _fixed_overrides(sweep, file)
     _carbs_markers(fixed, params, file)
     _check_overlap(params, fixed, file)
-    spec = SweepSpec(
+    return SweepSpec(
         file=file,
         method=_choice(sweep.get("method", "bayes"), METHODS, file, "sweep.method"),
         metric=metric,
@@ -259,11 +254,8 @@ def parse_spec(raw: Any, *, file: str, config: Mapping[str, Any] | None = None) 
         fixed=MappingProxyType(fixed),
         early_terminate=_early_terminate(sweep.get("early_terminate"), file),
         seed=_optional_int(sweep.get("seed"), file, "sweep.seed"),
-        cost=sweep.get("cost", "cost"),
+        cost=_cost(sweep.get("cost", "cost"), file),
     )
-    if config is not None:
-        check_paths(spec, config)
-    return spec
 
 
 def check_root(raw: Mapping[str, Any], *, file: str) -> None:
@@ -330,6 +322,13 @@ def _count(raw: Mapping, sweep: Mapping, key: str, default: int, file: str) -> i
         raise SweepError(f"must be a positive integer, got {value!r}", file=file, key=key,
                          fix=f"e.g. {key}: {default}")
     return value
+
+
+def _cost(value: Any, file: str) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise SweepError(f"must be a metric name, got {value!r}", file=file, key="sweep.cost",
+                     fix="e.g. cost: cost (a number the run returns), or null to use runtime")
 
 
 def _optional_int(value: Any, file: str, key: str) -> int | None:
