@@ -121,6 +121,8 @@ BAD = [
      "sweep.trainer.gamma", "remove it"),
     ("sweep:\n  program: train.py\n", "sweep.program", "not needed"),
     ("sweep: [1, 2\n", "", "YAML"),
+    ("sweep:\n  method: grid\n  parameters:\n    trainer.gamma: {min: 0.9, max: 0.99}\n",
+     "sweep.parameters.trainer.gamma", "grid_points"),
 ]
 
 

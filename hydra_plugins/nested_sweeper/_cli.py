@@ -62,6 +62,7 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     path = find_sweep_file(args.sweep, [args.config_dir])
     config = compose_config(args.config_dir, args.config_name, args.overrides)
     spec = load_spec(path, config=config, file=display_path(path))
+    spec.make_method()  # a grid over a continuous parameter is found here, not at launch
     print_spec(spec, out)
     return 0
 

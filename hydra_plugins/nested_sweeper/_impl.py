@@ -155,8 +155,6 @@ class SweepLoop:
 
     def __init__(self, sweeper: NestedSweeperImpl, spec: SweepSpec, study: Study,
                  method_name: str, seed: int, fixed_cli: list[str], storage: str, name: str):
-        from ._methods import make_method
-
         self.sweeper = sweeper
         self.spec = spec
         self.study = study
@@ -165,8 +163,8 @@ class SweepLoop:
         self.name = name
         self.run_name = str(OmegaConf.select(sweeper.config, "run", default=name))
         self.target = spec.rollout_count * spec.num_samples
-        self.method = make_method(method_name, spec.space, goal=spec.goal, seed=seed,
-                                  **dict(sweeper.conf.get("method_kwargs") or {}))
+        self.method = spec.make_method(method_name, seed,
+                                       **dict(sweeper.conf.get("method_kwargs") or {}))
         self.max_failure_rate = float(sweeper.conf.get("max_failure_rate", 0.5))
         rule = spec.early_terminate
         self.early_terminate = None if rule is None else vars(rule)
