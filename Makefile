@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
 	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
+# Rerunning resumes the same study (train_dir/sweep/demo): `make clean` starts over.
 demo: $(STAMP)
-	$(PY) train.py -m +sweep=protein_working run=demo
-	$(VENV)/bin/nested-sweep summary demo
+	$(PY) train.py -m +sweep=protein_working run=demo hydra.sweeper.summary=false
+	$(VENV)/bin/nested-sweep summary demo --plots
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
