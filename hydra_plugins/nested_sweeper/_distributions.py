@@ -551,8 +551,8 @@ class Categorical(Distribution):
                 f"probabilities has {len(p)} entries but values has {n}", "probabilities", fix
             )
         probs = tuple(_number("probabilities", x) for x in p)
-        if any(x < 0 for x in probs):
-            raise _err(f"probabilities must be >= 0, got {list(p)}", "probabilities", fix)
+        if any(not 0 <= x <= 1 for x in probs):
+            raise _err(f"probabilities must lie in [0, 1], got {list(p)}", "probabilities", fix)
         if abs(math.fsum(probs) - 1.0) > 1e-6:
             raise _err(f"probabilities sum to {math.fsum(probs):.6g}, not 1", "probabilities", fix)
         return probs
