@@ -8,8 +8,10 @@
 #
 # `start` installs Debian's `postgresql` package when no PostgreSQL binaries are found, creates
 # a cluster in DIR/data owned by an unprivileged user (PostgreSQL refuses to run as root: as
-# root it uses the `postgres` user, or creates `sweeper`), listens on 127.0.0.1 only, on a free
-# port, with trust authentication for loopback connections, and creates the database `sweeps`.
+# root it uses the `postgres` user, or creates `sweeper`; when that user cannot enter DIR, the
+# cluster goes to a private directory under /tmp, recorded in DIR/datadir), listens on
+# 127.0.0.1 only, on a free port, with trust authentication for loopback connections, and
+# creates the database `sweeps`.
 # It is idempotent: on a running server it only prints the URL. The URL is the only line on
 # stdout; progress goes to stderr. Trust auth means: any local user can connect. Use it for a
 # laptop, CI or a private node, not as the shared server of a multi-user cluster (there, ask
@@ -93,22 +95,45 @@ url() {
 }
 
 running() {
-    [[ -f "$DIR/port" && -f "$DIR/data/postmaster.pid" ]] || return 1
-    as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1
+    [[ -f "$DIR/port" && -f "$DATA/postmaster.pid" ]] || return 1
+    as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
 
 init_cluster() {
-    say "creating a cluster in $DIR/data (owner: $USER_NAME)"
-    as_user "$USER_NAME" "$BIN/initdb" -D "$DIR/data" -U "$DB_USER" --auth=trust \
+    say "creating a cluster in $DATA (owner: $USER_NAME)"
+    as_user "$USER_NAME" "$BIN/initdb" -D "$DATA" -U "$DB_USER" --auth=trust \
         --encoding=UTF8 --no-instructions >"$DIR/initdb.log" 2>&1 \
         || die "initdb failed; see $DIR/initdb.log"
     # Loopback only, trust for it (no password: see the header).
-    cat >"$DIR/data/pg_hba.conf" <<'EOF'
+    cat >"$DATA/pg_hba.conf" <<'EOF'
 local all all trust
 host all all 127.0.0.1/32 trust
 host all all ::1/128 trust
 EOF
-    chown "$USER_NAME" "$DIR/data/pg_hba.conf"
+    chown "$USER_NAME" "$DATA/pg_hba.conf"
+}
+
+# As root: the cluster goes in DIR/data, owned by USER_NAME. When a parent of DIR is closed to
+# that user (a checkout under /root, say), it goes in a private directory under /tmp instead,
+# and DIR/datadir records where.
+place_cluster() {
+    chown "$USER_NAME" "$DIR"
+    chmod 700 "$DIR"
+    if [[ -f "$DIR/datadir" ]]; then
+        [[ -d "$(dirname "$DATA")" ]] && return 0
+        rm -f "$DIR/datadir"  # its directory under /tmp is gone (a reboot): start afresh
+        DATA="$DIR/data"
+        LOG="$DIR/postgres.log"
+    fi
+    as_user "$USER_NAME" test -w "$DIR" && return 0
+    local home
+    home="$(mktemp -d /tmp/nested-sweeper-pg.XXXXXX)"
+    chown "$USER_NAME" "$home"
+    chmod 700 "$home"
+    echo "$home/data" >"$DIR/datadir"
+    DATA="$home/data"
+    LOG="$home/postgres.log"
+    say "$USER_NAME cannot reach $DIR: the cluster lives in $home"
 }
 
 start_server() {
@@ -118,14 +143,14 @@ start_server() {
         echo "$port" >"$DIR/port"
         # TCP only (a socket path in a deep DIR can pass the 107-byte limit); many sweep
         # workers each hold a few connections (heartbeat thread, storage pool).
-        if as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w -t 60 \
+        if as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
             -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" \
             start >&2; then
             return 0
         fi
-        say "start on port $port failed (attempt $attempt); see $DIR/postgres.log"
+        say "start on port $port failed (attempt $attempt); see $LOG"
     done
-    die "the server did not start; see $DIR/postgres.log"
+    die "the server did not start; see $LOG"
 }
 
 create_db() {
@@ -151,20 +176,21 @@ if [[ -z "$BIN" ]]; then
     [[ -n "$BIN" ]] || die "pg_ctl not found after installing postgresql"
 fi
 USER_NAME="$(os_user)"
+if [[ -f "$DIR/datadir" ]]; then
+    DATA="$(cat "$DIR/datadir")"
+else
+    DATA="$DIR/data"
+fi
+LOG="$(dirname "$DATA")/postgres.log"
 
 case "$cmd" in
 start)
-    if [[ "$(id -u)" -eq 0 ]]; then
-        chown "$USER_NAME" "$DIR"
-        chmod 700 "$DIR"
-        as_user "$USER_NAME" test -w "$DIR" \
-            || die "user $USER_NAME cannot write $DIR (a parent directory is closed to it); pick a directory under /tmp or /var/tmp"
-    fi
+    [[ "$(id -u)" -ne 0 ]] || place_cluster
     if running; then
         url
         exit 0
     fi
-    [[ -f "$DIR/data/PG_VERSION" ]] || init_cluster
+    [[ -f "$DATA/PG_VERSION" ]] || init_cluster
     start_server
     create_db
     say "running: $(url) (stop: devops/postgres.sh stop $DIR)"
@@ -179,7 +205,7 @@ status)
     ;;
 stop)
     if running; then
-        as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >&2
+        as_user "$USER_NAME" "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >&2
     else
         say "no server runs in $DIR"
     fi

@@ -30,7 +30,7 @@ from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
 from ._run import RunOutcome, TrialRunner, hide_password
 from ._spec import SweepSpec, find_sweep_file, load_spec
-from ._study import NewTrial, Study, count, fail_reasons
+from ._study import INTERRUPTED, NewTrial, Study, count, fail_reasons
 from ._types import TrialRecord, TrialState
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,15 @@ class SweepLoop:
                 "early_terminate": self.early_terminate,
             }
             batch.append(self.fixed + to_overrides(trial.params))
-        returns = sweeper.launcher.launch(batch, initial_job_idx=trials[0].number)
+        try:
+            returns = sweeper.launcher.launch(batch, initial_job_idx=trials[0].number)
+        except Exception as err:  # joblib/submitit lose the whole batch when a worker dies
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            reason = f"launcher: {type(err).__name__}: {first_line}"
+            for trial in trials:
+                self.study.finish(trial, TrialState.FAIL, None, {"fail_reason": reason})
+                self._progress(trial, TrialState.FAIL, None, reason)
+            return
         for trial, ret in zip(trials, returns):
             self.record(trial, ret)
 
@@ -276,8 +284,12 @@ class SweepLoop:
                 self.best = (r.value, r.attrs.get("run_name", str(r.number)))
 
     def check_failures(self, records: list[TrialRecord]) -> None:
-        """Stop once failures exceed max_failure_rate × the planned number of runs."""
-        failed = count(records, TrialState.FAIL)
+        """Stop once failures exceed max_failure_rate × the planned number of runs.
+
+        Runs of a killed worker (reason ``interrupted``) do not count: the worker died, not them.
+        """
+        failed = sum(1 for r in records if r.state is TrialState.FAIL
+                     and r.attrs.get("fail_reason") != INTERRUPTED)
         if failed and failed > self.max_failure_rate * self.target:
             reasons = fail_reasons(records)
             shown = "; ".join(reasons[-10:])

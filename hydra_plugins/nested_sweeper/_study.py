@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,29 +30,59 @@ if TYPE_CHECKING:
 HEARTBEAT_S = 10
 GRACE_S = 60
 INTERRUPTED = "interrupted"
+CREATE_TRIES = 8
+_CREATE_RACE = ("already exists", "UNIQUE constraint", "UniqueViolation", "database is locked",
+                "duplicate key")
 SURPLUS = "surplus"
 _STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
            "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
 
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats; SQLite writers wait for the lock instead of failing."""
+    """An RDB storage with heartbeats; concurrent SQLite writers wait instead of failing."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            )
-    except Exception as err:  # SQLAlchemy raises many types; all mean "cannot open"
-        raise SweepError(f"cannot open the study storage: {type(err).__name__}: {err}",
-                         key="hydra.sweeper.storage",
-                         fix="check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)") from None
+    for attempt in range(CREATE_TRIES):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                )
+            break
+        except Exception as err:  # SQLAlchemy raises many types; all mean "cannot open"
+            # Workers started in the same second (an sbatch array) race to create the
+            # tables; the losers see them half made. Wait and open them again.
+            if attempt + 1 < CREATE_TRIES and any(m in str(err) for m in _CREATE_RACE):
+                time.sleep(random.uniform(0.2, 0.6))
+                continue
+            raise SweepError(f"cannot open the study storage: {type(err).__name__}: {err}".splitlines()[0],
+                             key="hydra.sweeper.storage",
+                             fix="check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)") from None
+    if url.startswith("sqlite"):
+        _sqlite_wal(storage)
+    return storage
+
+
+def _sqlite_wal(storage: Any) -> None:
+    """WAL journal with NORMAL sync: ~6x fewer milliseconds per commit, and readers never
+    block the writer (bench/sweeper_overhead.py). WAL needs one host: many machines use
+    PostgreSQL."""
+    from sqlalchemy import event
+
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(storage.engine, "connect", _pragmas)
+    storage.engine.dispose()  # connections made before the listener reconnect with it
 
 
 @dataclass

@@ -1,0 +1,295 @@
+"""The sweeper's own cost per run, and parallel efficiency of joblib workers.
+
+    .venv/bin/python bench/sweeper_overhead.py                      # everything (long: 1,000-run sweeps)
+    .venv/bin/python bench/sweeper_overhead.py --runs 100 --methods random --no-parallel
+    .venv/bin/python bench/sweeper_overhead.py --storage postgresql+psycopg2://u@127.0.0.1:5432/db
+
+Overhead: a real `-m` sweep of an analytic objective (no sleep) through Hydra's basic launcher,
+in a child process whose sweep loop is timed from inside. Per run it reports
+
+- suggest: the search method's `suggest` (random, bayes or protein);
+- bookkeeping: the rest of the loop outside the launcher (study reads and writes in the database,
+  failure checks, progress): loop time − launcher time − suggest;
+- launch: Hydra's launcher minus the objective (per-job config composition, run directory,
+  `.hydra/` files, the sweeper's `config.yaml`/`suggestion.yaml`);
+- total: suggest + bookkeeping + launch, i.e. the sweep loop's time minus the objective;
+- sweeper_cpu / launch_cpu: the CPU time of suggest + bookkeeping and of the launcher (on a
+  loaded machine the wall-clock columns include waiting for the disk and for other processes).
+
+One run per round (`num_samples: 1`, the sequential case: every round reads the whole history).
+Process start-up and config loading happen once per sweep and are left out.
+
+Parallel efficiency: runs that sleep `--sleep` seconds, `num_samples` = the largest worker count,
+through the joblib launcher with 1, 2 and 4 workers. Efficiency = (runs × sleep / workers) / loop
+time; the loop time includes starting the worker pool. `overhead_per_wave_s` is what each wave
+of `workers` parallel runs costs beyond the sleep: efficiency for runs of T seconds is about
+T / (T + overhead_per_wave_s).
+
+The machine line (CPU, cores, load average) is printed with the figures: on a shared machine,
+read them together. `--json PATH` also writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = """\
+defaults:
+  - override hydra/sweeper: nested
+  - _self_
+run: bench
+x: 0.0
+y: 0.0
+opt: a
+sleep: 0.0
+sweep_params: null
+hydra:
+  sweep:
+    dir: {out}/sweep/${{run}}
+    subdir: runs/${{run}}.r.${{hydra.job.num}}
+  job:
+    chdir: false
+"""
+SWEEP = """\
+# @package _global_
+rollout_count: {rounds}
+num_samples: {samples}
+sweep:
+  method: {method}
+  metric: reward
+  goal: maximize
+  seed: 0
+  parameters:
+    x: {{min: -1.0, max: 1.0}}
+    y: {{distribution: uniform, min: -2.0, max: 1.0}}
+    opt: {{values: [a, b, c]}}
+"""
+
+
+# ---------------------------------------------------------------------------- child process
+
+
+def objective(cfg: Any) -> dict[str, float]:
+    if cfg.sleep:
+        time.sleep(cfg.sleep)
+    bonus = {"a": 0.0, "b": 0.5, "c": 0.25}[cfg.opt]
+    return {"reward": -((cfg.x - 0.3) ** 2) - (cfg.y + 1) ** 2 + bonus}
+
+
+def install_timers(timers: dict[str, float]) -> None:
+    """Time the sweep loop, the method's suggest and the launcher from inside the sweeper."""
+    from hydra_plugins.nested_sweeper import _impl
+
+    def timed(owner: Any, name: str, key: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                timers[key] += time.perf_counter() - start
+                timers[f"{key}_cpu"] += time.process_time() - cpu
+
+        setattr(owner, name, wrapper)
+
+    timed(_impl.SweepLoop, "run", "loop")
+    timed(_impl.SweepLoop, "suggest", "suggest")
+    setup = _impl.NestedSweeperImpl.setup
+
+    def setup_and_time_launcher(self: Any, **kwargs: Any) -> None:
+        setup(self, **kwargs)
+        timed(self.launcher, "launch", "launch")
+
+    _impl.NestedSweeperImpl.setup = setup_and_time_launcher
+
+
+def use_sqlite_wal() -> None:
+    """What-if: SQLite in WAL mode with synchronous=NORMAL (fewer fsyncs per commit)."""
+    from sqlalchemy import event
+
+    from hydra_plugins.nested_sweeper import _study
+
+    make = _study.make_storage
+
+    def make_wal(url: str) -> Any:
+        storage = make(url)
+        if url.startswith("sqlite"):
+            @event.listens_for(storage.engine, "connect")
+            def _pragmas(con: Any, _record: Any) -> None:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")
+
+            storage.engine.dispose()  # reconnect with the pragmas
+        return storage
+
+    _study.make_storage = make_wal
+
+
+def child(opts: argparse.Namespace) -> None:
+    import hydra
+    import optuna
+
+    conf = Path(opts.dir) / "conf"
+    (conf / "sweep").mkdir(parents=True, exist_ok=True)
+    (conf / "config.yaml").write_text(CONFIG.format(out=opts.dir))
+    (conf / "sweep" / "bench.yaml").write_text(SWEEP.format(
+        rounds=opts.rounds, samples=opts.samples, method=opts.method))
+    timers = {f"{k}{cpu}": 0.0 for k in ("loop", "suggest", "launch") for cpu in ("", "_cpu")}
+    install_timers(timers)
+    if opts.wal:
+        use_sqlite_wal()
+    storage = opts.storage or f"sqlite:///{opts.dir}/sweep/bench/sweep.db"
+    sys.argv = ["bench", "-m", "+sweep=bench", f"sleep={opts.sleep}", f"hydra.sweeper.storage={storage}",
+                "hydra.sweeper.summary=false", "hydra.sweeper.max_failure_rate=0.0",
+                *opts.launcher_args]
+    start = time.perf_counter()
+    hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(objective)()
+    wall = time.perf_counter() - start
+    trials = optuna.load_study(study_name="bench", storage=storage).trials
+    result = {
+        **timers, "wall": wall, "runs": sum(t.state.name == "COMPLETE" for t in trials),
+        "trials": len(trials),
+        "objective": sum(float(t.user_attrs.get("runtime") or 0.0) for t in trials),
+    }
+    Path(opts.result).write_text(json.dumps(result))
+    if opts.storage:
+        optuna.delete_study(study_name="bench", storage=storage)
+
+
+# ---------------------------------------------------------------------------- parent process
+
+
+def run_child(method: str, rounds: int, samples: int, *, sleep: float = 0.0,
+              launcher: list[str] = (), storage: str | None = None, wal: bool = False) -> dict:
+    with tempfile.TemporaryDirectory(prefix="sweeper-bench-") as tmp:
+        result = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--child", "--dir", tmp, "--result", str(result),
+               "--method", method, "--rounds", str(rounds), "--samples", str(samples),
+               "--sleep", str(sleep), "--quiet"]
+        if storage:
+            cmd += ["--storage", storage]
+        if wal:
+            cmd.append("--wal")
+        cmd += ["--", *launcher]
+        env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
+        proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
+        if proc.returncode != 0 or not result.exists():
+            raise RuntimeError(f"the benchmark sweep failed:\n{proc.stderr[-4000:]}")
+        return json.loads(result.read_text())
+
+
+def overhead_row(method: str, runs: int, figures: dict) -> dict[str, Any]:
+    n = figures["runs"]
+    assert n == runs, f"{method}: {n} of {runs} runs completed"
+    launch = figures["launch"] - figures["objective"]
+    book = figures["loop"] - figures["launch"] - figures["suggest"]
+    per = {k: 1000 * v / n for k, v in
+           {"suggest": figures["suggest"], "bookkeeping": book, "launch": launch}.items()}
+    # CPU time of the sweeper's process: what the loop computes, without waits for the disk
+    # or for other processes on a shared machine (the objective's CPU time is negligible).
+    own_cpu = figures["loop_cpu"] - figures["launch_cpu"]
+    return {"method": method, "runs": n, **{f"{k}_ms": round(v, 1) for k, v in per.items()},
+            "total_ms": round(sum(per.values()), 1),
+            "sweeper_cpu_ms": round(1000 * own_cpu / n, 1),
+            "launch_cpu_ms": round(1000 * figures["launch_cpu"] / n, 1),
+            "loop_s": round(figures["loop"], 1)}
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, load average {load}, Python {platform.python_version()}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--methods", nargs="+", default=["random", "bayes", "protein"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--parallel-runs", type=int, default=32)
+    parser.add_argument("--sleep", type=float, default=1.0)
+    parser.add_argument("--storage", default=None, help="SQLAlchemy URL (default: SQLite file)")
+    parser.add_argument("--wal", action="store_true",
+                        help="what-if: SQLite in WAL mode with synchronous=NORMAL")
+    parser.add_argument("--no-overhead", action="store_true")
+    parser.add_argument("--no-parallel", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    # child-process options
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("launcher_args", nargs="*", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.child:
+        child(opts)
+        return
+
+    print(f"machine: {machine()}")
+    storage = opts.storage or ("SQLite file, WAL" if opts.wal else "SQLite file")
+    out: dict[str, Any] = {"machine": machine(), "storage": storage}
+    if not opts.no_overhead:
+        rows = []
+        for runs in opts.runs:
+            for method in opts.methods:
+                figures = run_child(method, runs, 1, storage=opts.storage, wal=opts.wal)
+                rows.append(overhead_row(method, runs, figures))
+                print(f"  {rows[-1]}", flush=True)
+        out["overhead"] = rows
+        print(f"\nsweeper overhead per run (basic launcher, {storage}, 1 run per round)")
+        print(table(rows))
+    if not opts.no_parallel:
+        rows = []
+        samples = max(opts.workers)
+        rounds = max(1, opts.parallel_runs // samples)
+        for k in opts.workers:
+            figures = run_child("random", rounds, samples, sleep=opts.sleep, storage=opts.storage,
+                                wal=opts.wal, launcher=["hydra/launcher=joblib",
+                                                        f"hydra.launcher.n_jobs={k}"])
+            ideal = figures["runs"] * opts.sleep / k
+            # What the launcher and sweeper add to each wave of k parallel runs.
+            per_wave = (figures["loop"] - ideal) / (figures["runs"] / k)
+            rows.append({"workers": k, "runs": figures["runs"], "sleep_s": opts.sleep,
+                         "ideal_s": round(ideal, 1), "loop_s": round(figures["loop"], 1),
+                         "overhead_per_wave_s": round(per_wave, 2),
+                         "efficiency": f"{100 * ideal / figures['loop']:.0f}%"})
+            print(f"  {rows[-1]}", flush=True)
+        out["parallel"] = rows
+        print(f"\nparallel efficiency (joblib, {rounds} rounds × {samples} runs of {opts.sleep:g} s)")
+        print(table(rows))
+    print(f"\n{machine()}")
+    if opts.json:
+        Path(opts.json).write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
