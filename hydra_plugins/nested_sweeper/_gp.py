@@ -91,14 +91,22 @@ class GP:
     """An exact GP posterior for fixed hyperparameters (build it with :func:`fit_gp`)."""
 
     def __init__(
-        self, X: torch.Tensor, y: torch.Tensor, is_cat: torch.Tensor, hyper: Hyper
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        is_cat: torch.Tensor,
+        hyper: Hyper,
+        n_exact: int = 0,
     ) -> None:
         self.X, self.y, self.is_cat, self.hyper = X, y, is_cat, hyper
+        self.n_exact = n_exact
         self.isl = torch.from_numpy(np.exp(hyper.log_isl))
         self.scale = math.exp(hyper.log_scale)
         self.noise = math.exp(hyper.log_noise) + MIN_NOISE
         K = self.kernel(X, X)
         K.diagonal().add_(self.noise)
+        if n_exact:  # imagined observations are exact: no noise left to explain them
+            K.diagonal()[len(X) - n_exact :] += MIN_NOISE - self.noise
         self.L = _cholesky(K)
         self.alpha = torch.cholesky_solve(y.unsqueeze(-1), self.L).squeeze(-1)
 
@@ -114,15 +122,22 @@ class GP:
         return mean, var
 
     def condition(self, Xp: torch.Tensor, yp: torch.Tensor) -> GP:
-        """The same GP with extra (pending, imagined) observations added."""
-        return GP(torch.cat([self.X, Xp]), torch.cat([self.y, yp]), self.is_cat, self.hyper)
+        """The same GP with extra noise-free (pending, imagined) observations added.
+
+        Noise-free, so the posterior variance at a pending point drops to ~0: with the
+        fitted noise it would keep a noise-sized variance there and a batch could stack up.
+        """
+        X, y = torch.cat([self.X, Xp]), torch.cat([self.y, yp])
+        return GP(X, y, self.is_cat, self.hyper, n_exact=self.n_exact + len(Xp))
 
 
 def _cholesky(K: torch.Tensor) -> torch.Tensor:
     """Cholesky with growing jitter for nearly singular matrices (duplicate points)."""
     jitter = 0.0
     for _ in range(6):
-        L, info = torch.linalg.cholesky_ex(K + jitter * torch.eye(len(K), dtype=K.dtype))
+        L, info = torch.linalg.cholesky_ex(
+            K + jitter * torch.eye(len(K), dtype=K.dtype, device=K.device)
+        )
         if int(info) == 0:
             return L
         jitter = 1e-8 if jitter == 0.0 else jitter * 10.0
@@ -138,7 +153,7 @@ def _neg_log_posterior(
     scale = torch.exp(raw[d])
     noise = torch.exp(raw[d + 1]) * (0.0 if deterministic else 1.0) + MIN_NOISE
     K = scale * matern52(sqd @ isl)
-    K = K + noise * torch.eye(len(y), dtype=y.dtype)
+    K = K + noise * torch.eye(len(y), dtype=y.dtype, device=y.device)
     L, info = torch.linalg.cholesky_ex(K)
     if int(info) != 0:
         return 1e10, np.zeros_like(v)
@@ -153,14 +168,25 @@ def fit_gp(
     X: np.ndarray,
     y: np.ndarray,
     is_cat: np.ndarray,
+    **kwargs: Any,
+) -> GP:
+    """MAP-fit the hyperparameters (see :func:`fit_hyper`), return the posterior over ``X``."""
+    hyper = fit_hyper(X, y, is_cat, **kwargs)
+    return GP(torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(is_cat), hyper)
+
+
+def fit_hyper(
+    X: np.ndarray,
+    y: np.ndarray,
+    is_cat: np.ndarray,
     *,
     init: Hyper | None = None,
     max_fit: int = 256,
     max_iter: int = 60,
     deterministic: bool = False,
     rng: np.random.Generator | None = None,
-) -> GP:
-    """MAP-fit the hyperparameters and return the posterior over all of ``X``.
+) -> Hyper:
+    """The MAP hyperparameters of a GP on ``(X, y)``.
 
     Args:
         X: (n, d) inputs in the unit cube (category indices for categorical columns).
@@ -192,7 +218,7 @@ def fit_gp(
     hyper = Hyper.from_vector(res.x if np.all(np.isfinite(res.x)) else start)
     if deterministic:
         hyper.log_noise = -30.0
-    return GP(Xt, yt, cat, hyper)
+    return hyper
 
 
 def _fit_subset(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,236 @@
+"""``protein``: the cost-aware GP method, and its GP math (``_gp.py``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from hydra_plugins.nested_sweeper._distributions import parse_distribution
+from hydra_plugins.nested_sweeper._errors import SweepError
+from hydra_plugins.nested_sweeper._gp import fit_gp, log_ei
+from hydra_plugins.nested_sweeper._protein import Protein, pareto_front, refit_point, warp
+from hydra_plugins.nested_sweeper._types import TrialRecord, TrialState
+
+
+def space(spec: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {k: parse_distribution(v, key=k) for k, v in spec.items()}
+
+
+BOX = {"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}}
+
+
+def drive(
+    m: Protein, f: Any, trials: int, *, batch: int = 1, cost: Any = None
+) -> list[TrialRecord]:
+    """Run ``m`` on ``f`` (None = crash); ``cost(params)`` is reported when given."""
+    h: list[TrialRecord] = []
+    while len(h) < trials:
+        for p in m.suggest(h, batch):
+            v = f(p)
+            state = TrialState.COMPLETE if v is not None else TrialState.FAIL
+            c = cost(p) if cost else None
+            h.append(TrialRecord(len(h), p, state, v, c))
+    return h
+
+
+def bowl(p: dict[str, Any]) -> float:
+    return -((p["x"] - 0.3) ** 2) - (p["y"] - 0.7) ** 2
+
+
+def test_first_suggestion_is_the_search_center() -> None:
+    sp = space(
+        {
+            "lr": {
+                "distribution": "log_normal",
+                "min": 1e-4,
+                "max": 1e-1,
+                "mean": 3e-3,
+                "scale": 1,
+            },
+            "bs": {"distribution": "uniform_pow2", "min": 16, "max": 1024, "mean": 64, "scale": 1},
+            "opt": {"values": ["adam", "sgd"]},
+        }
+    )
+    first = Protein(sp, seed=0).suggest([], 1)[0]
+    assert first == {k: d.center for k, d in sp.items()}
+    assert first["bs"] == 64 and math.isclose(first["lr"], 3e-3)
+
+
+def test_finds_the_optimum_of_a_bowl() -> None:
+    h = drive(Protein(space(BOX), seed=0), bowl, 16)
+    best = max(h, key=lambda r: r.value or -1e9)
+    assert best.value > -1e-3, best  # random search needs ~1000 trials for this
+    assert abs(best.params["x"] - 0.3) < 0.05 and abs(best.params["y"] - 0.7) < 0.05
+
+
+def test_determinism_for_a_seed() -> None:
+    def session(seed: int) -> list[dict[str, Any]]:
+        return [r.params for r in drive(Protein(space(BOX), seed=seed), bowl, 10, batch=2)]
+
+    a, b = session(4), session(4)
+    assert a == b
+    assert session(5) != a
+
+
+def test_fresh_instance_reproduces_a_long_run() -> None:
+    """A resumed sweep builds a new method: it must suggest what the running one would.
+
+    25 trials pass the first refit points, where the running instance reuses cached GP
+    hyperparameters that the fresh one has to recompute.
+    """
+    m = Protein(space(BOX), seed=1)
+    h = drive(m, bowl, 25)
+    assert m.suggest(h, 3) == Protein(space(BOX), seed=1).suggest(h, 3)
+
+
+def test_refit_points() -> None:
+    points = sorted({refit_point(n) for n in range(1, 200)})
+    assert points[:20] == list(range(1, 21))
+    later = np.array(points[20:])
+    assert np.all(later[1:] / later[:-1] < 1.15) and later[-1] <= 199  # ~10% steps
+    assert all(refit_point(n) <= n for n in range(1, 200))
+
+
+def test_batch_is_distinct_and_spread() -> None:
+    m = Protein(space(BOX), seed=0)
+    h = drive(m, bowl, 8)
+    batch = m.suggest(h, 8)
+    pts = np.array([[p["x"], p["y"]] for p in batch])
+    assert len({tuple(r) for r in pts.tolist()}) == 8
+    gaps = [np.linalg.norm(pts[i] - pts[j]) for i in range(8) for j in range(i)]
+    assert min(gaps) > 1e-3, gaps  # the kriging believer moves each pick off the others
+
+
+def test_running_trials_are_spread_away_from() -> None:
+    m = Protein(space(BOX), seed=0)
+    h = drive(m, bowl, 8)
+    alone = m.suggest(h, 1)[0]
+    running = TrialRecord(len(h), alone, TrialState.RUNNING)
+    nxt = m.suggest([*h, running], 1)[0]
+    assert nxt != alone
+
+
+def test_failures_steer_the_search_away() -> None:
+    """Runs crash for x > 0.5 and the score rises towards it: crashes are the worst score."""
+
+    def f(p: dict[str, Any]) -> float | None:
+        return None if p["x"] > 0.5 else p["x"] - (p["y"] - 0.5) ** 2
+
+    h = drive(Protein(space(BOX), seed=0), f, 24)
+    late = [r for r in h[12:]]
+    crashed = sum(r.state is TrialState.FAIL for r in late)
+    assert crashed <= 4, [r.params["x"] for r in late]
+    assert max(r.value for r in h if r.ok) > 0.4  # and it still climbs to the edge
+
+
+def test_all_failed_history_keeps_exploring() -> None:
+    m = Protein(space(BOX), seed=0)
+    h = [TrialRecord(i, p, TrialState.FAIL) for i, p in enumerate(m.suggest([], 6))]
+    out = m.suggest(h, 3)
+    assert len(out) == 3 and all(0 <= p["x"] <= 1 for p in out)
+
+
+def test_categorical_and_integer_parameters() -> None:
+    sp = space(
+        {
+            "x": {"min": 0.0, "max": 1.0},
+            "depth": {"distribution": "int_uniform", "min": 1, "max": 8},
+            "opt": {"values": ["adam", "sgd", "rmsprop"]},
+        }
+    )
+    bonus = {"adam": 0.0, "sgd": 1.0, "rmsprop": 0.3}
+
+    def f(p: dict[str, Any]) -> float:
+        return bonus[p["opt"]] - (p["x"] - 0.6) ** 2 - 0.1 * (p["depth"] - 3) ** 2
+
+    h = drive(Protein(sp, seed=0), f, 20)
+    assert all(isinstance(r.params["depth"], int) for r in h)
+    best = max(h, key=lambda r: r.value)
+    assert best.params["opt"] == "sgd" and best.params["depth"] == 3
+    assert sum(r.params["opt"] == "sgd" for r in h[10:]) >= 6
+
+
+def test_conditional_parameters_missing_from_history() -> None:
+    """Trials where a conditional parameter was inactive lack its key: imputed at the center."""
+    sp = space({**BOX, "momentum": {"min": 0.0, "max": 0.99, "mean": 0.9}})
+    m = Protein(sp, seed=0)
+    h = []
+    for i, p in enumerate(m.suggest([], 6)):
+        if i % 2:
+            p = {k: v for k, v in p.items() if k != "momentum"}
+        h.append(TrialRecord(i, p, TrialState.COMPLETE, bowl(p)))
+    assert m.encode(h[1].params)[2] == pytest.approx(sp["momentum"].to_unit(0.9))
+    out = m.suggest(h, 2)
+    assert all(set(p) == set(sp) and sp["momentum"].contains(p["momentum"]) for p in out)
+
+
+def test_cost_aware_prefers_cheap_runs_when_budget_does_not_pay() -> None:
+    sp = space({**BOX, "steps": {"distribution": "uniform_pow2", "min": 1, "max": 256}})
+
+    def cost(p: dict[str, Any]) -> float:
+        return float(p["steps"])
+
+    h = drive(Protein(sp, seed=0), bowl, 24, cost=cost)
+    late = [r.params["steps"] for r in h[10:]]
+    assert np.median(late) <= 4, late
+    # and the cost-unaware mode has no such preference
+    blind = drive(Protein(sp, seed=0, cost_aware=False), bowl, 24, cost=cost)
+    assert np.median([r.params["steps"] for r in blind[10:]]) > np.median(late)
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(SweepError, match="output_warp"):
+        Protein(space(BOX), output_warp="log")
+    with pytest.raises(SweepError, match="unknown setting"):
+        Protein(space(BOX), n_random=3)
+
+
+# --------------------------------------------------------------------------- helpers and GP
+
+
+def test_pareto_front_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    score, cost = rng.normal(size=40), rng.exponential(size=40)
+    front = set(pareto_front(score, cost).tolist())
+    brute = {
+        i
+        for i in range(40)
+        if not any(score[j] >= score[i] and cost[j] <= cost[i] and j != i for j in range(40))
+    }
+    assert front == brute
+
+
+@pytest.mark.parametrize("how", ["none", "rank", "power"])
+def test_warp_keeps_order_and_standardizes(how: str) -> None:
+    y = np.array([-1000.0, -50.0, -3.0, -2.0, -1.0, 0.0])
+    w = warp(y, how)
+    assert np.all(np.diff(w) > 0)
+    assert abs(w.mean()) < 1e-9 and abs(w.std() - 1) < 1e-9
+
+
+def test_log_ei_matches_closed_form() -> None:
+    mean = torch.tensor([0.0, 1.0, -2.0, -30.0], dtype=torch.float64)
+    var = torch.tensor([1.0, 0.25, 4.0, 1.0], dtype=torch.float64)
+    got = log_ei(mean, var, 0.5).exp().numpy()
+    from scipy.stats import norm
+
+    s = np.sqrt(var.numpy())
+    z = (mean.numpy() - 0.5) / s
+    want = s * (z * norm.cdf(z) + norm.pdf(z))
+    assert np.allclose(got[:3], want[:3], rtol=1e-6)
+    assert 0 < got[3] < 1e-150  # far below the incumbent: tiny but not 0 (no log(0))
+
+
+def test_gp_interpolates_and_is_uncertain_away_from_data() -> None:
+    X = np.linspace(0, 1, 8)[:, None]
+    y = np.sin(6 * X[:, 0])
+    y = (y - y.mean()) / y.std()
+    gp = fit_gp(X, y, np.array([False]), deterministic=True)
+    mean, var = gp.posterior(torch.from_numpy(X))
+    assert np.allclose(mean.detach().numpy(), y, atol=1e-3)
+    _, var_far = gp.posterior(torch.tensor([[1.8]], dtype=torch.float64))
+    assert float(var_far) > 10 * float(var.max())
