@@ -739,8 +739,9 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarize(raw, methods, args)
     meta = {
-        "command": "python bench/optimizers.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(
+            ["python bench/optimizers.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "machine": f"{_cpu_name()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, jobs={args.jobs}",
         "methods": methods,
