@@ -16,6 +16,12 @@ in a child process whose sweep loop is timed from inside. Per run it reports
 - sweeper_cpu / launch_cpu: the CPU time of suggest + bookkeeping and of the launcher (on a
   loaded machine the wall-clock columns include waiting for the disk and for other processes).
 
+The peer, measured in the same run: Hydra's own basic sweeper running the same number of runs of
+the same objective through the same launcher (`+i=range(0,N)`, one batch of N jobs, no
+database, no search). Its total is its `sweep` call minus the objective, per run; `vs_basic` is
+our total divided by its total. (hydra-optuna-sweeper pins optuna 2.10, which cannot share an
+environment with this project's optuna: see ../shared/ANCHORS.md for its figures.)
+
 One run per round (`num_samples: 1`, the sequential case: every round reads the whole history).
 Process start-up and config loading happen once per sweep and are left out.
 
@@ -46,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG = """\
 defaults:
-  - override hydra/sweeper: nested
+  - override hydra/sweeper: {sweeper}
   - _self_
 run: bench
 x: 0.0
@@ -80,11 +86,41 @@ sweep:
 # ---------------------------------------------------------------------------- child process
 
 
+OBJECTIVE = {"calls": 0, "seconds": 0.0}
+
+
 def objective(cfg: Any) -> dict[str, float]:
+    start = time.perf_counter()
     if cfg.sleep:
         time.sleep(cfg.sleep)
     bonus = {"a": 0.0, "b": 0.5, "c": 0.25}[cfg.opt]
-    return {"reward": -((cfg.x - 0.3) ** 2) - (cfg.y + 1) ** 2 + bonus}
+    result = {"reward": -((cfg.x - 0.3) ** 2) - (cfg.y + 1) ** 2 + bonus}
+    OBJECTIVE["calls"] += 1
+    OBJECTIVE["seconds"] += time.perf_counter() - start
+    return result
+
+
+def time_basic_sweeper(timers: dict[str, float]) -> None:
+    # Hydra's plugin scan re-executes the sweeper's module, so wrap the instance it makes.
+    from hydra.core.plugins import Plugins
+
+    instantiate = Plugins.instantiate_sweeper
+
+    def instantiate_and_time(self: Any, **kwargs: Any) -> Any:
+        sweeper = instantiate(self, **kwargs)
+        sweep = sweeper.sweep
+
+        def timed(arguments: list[str]) -> Any:
+            start = time.perf_counter()
+            try:
+                return sweep(arguments)
+            finally:
+                timers["loop"] += time.perf_counter() - start
+
+        sweeper.sweep = timed
+        return sweeper
+
+    Plugins.instantiate_sweeper = instantiate_and_time
 
 
 def install_timers(timers: dict[str, float]) -> None:
@@ -143,7 +179,11 @@ def child(opts: argparse.Namespace) -> None:
 
     conf = Path(opts.dir) / "conf"
     (conf / "sweep").mkdir(parents=True, exist_ok=True)
-    (conf / "config.yaml").write_text(CONFIG.format(out=opts.dir))
+    (conf / "config.yaml").write_text(CONFIG.format(
+        out=opts.dir, sweeper="basic" if opts.method == "basic" else "nested"))
+    if opts.method == "basic":
+        child_basic(opts, conf)
+        return
     (conf / "sweep" / "bench.yaml").write_text(SWEEP.format(
         rounds=opts.rounds, samples=opts.samples, method=opts.method))
     timers = {f"{k}{cpu}": 0.0 for k in ("loop", "suggest", "launch") for cpu in ("", "_cpu")}
@@ -166,6 +206,18 @@ def child(opts: argparse.Namespace) -> None:
     Path(opts.result).write_text(json.dumps(result))
     if opts.storage:
         optuna.delete_study(study_name="bench", storage=storage)
+
+
+def child_basic(opts: argparse.Namespace, conf: Path) -> None:
+    """The peer: Hydra's basic sweeper, the same objective and launcher, N runs."""
+    import hydra
+
+    timers = {"loop": 0.0}
+    time_basic_sweeper(timers)
+    sys.argv = ["bench", "-m", f"+i=range(0,{opts.rounds})", *opts.launcher_args]
+    hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(objective)()
+    Path(opts.result).write_text(json.dumps({**timers, "runs": OBJECTIVE["calls"],
+                                             "objective": OBJECTIVE["seconds"]}))
 
 
 # ---------------------------------------------------------------------------- parent process
@@ -260,10 +312,21 @@ def main() -> None:
     if not opts.no_overhead:
         rows = []
         for runs in opts.runs:
+            peer = run_child("basic", runs, 1)
+            assert peer["runs"] == runs, f"basic sweeper: {peer['runs']} of {runs} runs"
+            basic_ms = 1000 * (peer["loop"] - peer["objective"]) / runs
             for method in opts.methods:
                 figures = run_child(method, runs, 1, storage=opts.storage, wal=opts.wal)
-                rows.append(overhead_row(method, runs, figures))
+                row = overhead_row(method, runs, figures)
+                row["vs_basic"] = f"{row['total_ms'] / basic_ms:.2f}x"
+                rows.append(row)
                 print(f"  {rows[-1]}", flush=True)
+            rows.append({"method": "peer: Hydra basic sweeper", "runs": runs,
+                         **{k: "-" for k in ("suggest_ms", "bookkeeping_ms", "launch_ms")},
+                         "total_ms": round(basic_ms, 1), "sweeper_cpu_ms": "-",
+                         "launch_cpu_ms": "-", "loop_s": round(peer["loop"], 1),
+                         "vs_basic": "1.00x"})
+            print(f"  {rows[-1]}", flush=True)
         out["overhead"] = rows
         print(f"\nsweeper overhead per run (basic launcher, {storage}, 1 run per round)")
         print(table(rows))

@@ -14,6 +14,19 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 
 @pytest.fixture
+def pg_url() -> str:
+    """The test PostgreSQL server's URL. Without one the test is skipped with the reason, or
+    fails where a server is required (.ci/run sets NESTED_SWEEPER_REQUIRE_PG=1)."""
+    url = os.environ.get("NESTED_SWEEPER_PG_URL")
+    if url:
+        return url
+    reason = "no PostgreSQL: set NESTED_SWEEPER_PG_URL (devops/postgres.sh start)"
+    if os.environ.get("NESTED_SWEEPER_REQUIRE_PG") == "1":
+        pytest.fail(f"{reason}; NESTED_SWEEPER_REQUIRE_PG=1 requires it")
+    pytest.skip(reason)
+
+
+@pytest.fixture
 def root() -> Path:
     return ROOT
 

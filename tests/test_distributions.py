@@ -727,10 +727,15 @@ def test_direct_construction_validates_too() -> None:
 # --- warnings -----------------------------------------------------------------------------------
 
 
-def _parse_warns(cfg: dict[str, Any], match: str, *, cleaned: bool = False) -> Distribution:
+def _parse_warns(
+    cfg: dict[str, Any], match: str, *, cleaned: bool = False, sub_key: str | None = None
+) -> Distribution:
     with pytest.warns(SweepWarning, match=match) as record:
         d = parse_distribution(cfg, key="trainer.x", file="f.yaml")
     assert all(str(w.message).startswith("f.yaml: trainer.x.") for w in record)
+    if sub_key is not None:  # the warning that matched names this key
+        hits = [str(w.message) for w in record if match in str(w.message)]
+        assert hits and all(h.startswith(f"f.yaml: trainer.x.{sub_key}: ") for h in hits), hits
     if cleaned:  # the bounds were repaired: the written-back config is quiet
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -762,6 +767,51 @@ def test_log_uniform_with_value_like_bounds_warns() -> None:
         {"distribution": "log_uniform", "min": 0.0001, "max": 0.01}, "log_uniform_values"
     )
     assert d.from_unit(0.0) == pytest.approx(1.0001)  # what the user got: almost 1
+
+
+@pytest.mark.parametrize(
+    ("cfg", "sub_key", "fix", "low"),
+    [
+        # exponents in [0, 1]: barely above 1 (min 0 samples exp[0, 0.01] = 1..1.01)
+        ({"distribution": "log_uniform", "min": 0, "max": 0.01}, "min", "log_uniform_values", 1.0),
+        ({"distribution": "log_uniform", "min": 0.0001, "max": 1}, "min", "log_uniform_values", 1.0001),
+        # an upper exponent beyond ~20: batch sizes written as values
+        ({"distribution": "log_uniform", "min": 16, "max": 256}, "max", "log_uniform_values", math.exp(16)),
+        ({"distribution": "log_uniform", "min": -5, "max": 21}, "max", "log_uniform_values", math.exp(-5)),
+        # the quantized form warns the same way and points to its own _values form
+        ({"distribution": "q_log_uniform", "min": 0.0001, "max": 0.01, "q": 0.001}, "min",
+         "q_log_uniform_values", 1.0),
+        ({"distribution": "q_log_uniform", "min": 0, "max": 1}, "min", "q_log_uniform_values", 1),
+        ({"distribution": "q_log_uniform", "min": 16, "max": 25}, "max", "q_log_uniform_values",
+         round(math.exp(16))),
+    ],
+)
+def test_value_like_log_uniform_bounds_warn(
+    cfg: dict[str, Any], sub_key: str, fix: str, low: float
+) -> None:
+    d = _parse_warns(cfg, f"use distribution: {fix}", sub_key=sub_key)
+    assert d.from_unit(0.0) == pytest.approx(low, rel=1e-6)  # what the user would have got
+
+
+def test_plausible_log_uniform_exponents_are_quiet() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for lo, hi in ((-9.2, -2.3), (0, 5), (1, 20), (-20, 0.5)):
+            parse_distribution({"distribution": "log_uniform", "min": lo, "max": hi})
+            parse_distribution({"distribution": "q_log_uniform", "min": lo, "max": hi, "q": 1e-3})
+
+
+def test_describe_shows_digits_that_rounding_would_hide() -> None:
+    logit = parse_distribution({"distribution": "logit_normal", "min": 1e-6, "max": 1 - 1e-6})
+    assert logit.describe()["range"] == "[1e-06, 0.999999] logit"  # not [1e-06, 1]
+    with pytest.warns(SweepWarning):
+        tiny = parse_distribution({"distribution": "log_uniform", "min": 1e-4, "max": 1e-2})
+    assert tiny.describe()["range"] == "exp[0.0001, 0.01] = [1.0001, 1.0101]"  # not [1, 1.01]
+    near_one = parse_distribution({"min": 0.12, "max": 0.99995})
+    assert near_one.describe()["range"] == "[0.12, 0.99995]"
+    # computed values stay short
+    geo = parse_distribution({"distribution": "log_normal", "min": 1e-4, "max": 1e-1})
+    assert geo.describe()["center"] == "0.003162"
 
 
 def test_wide_uniform_warns() -> None:

@@ -25,8 +25,6 @@ import optuna
 import pytest
 
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"
-PG_URL = os.environ.get("NESTED_SWEEPER_PG_URL")
-NO_PG = "no PostgreSQL: set NESTED_SWEEPER_PG_URL (devops/postgres.sh start)"
 
 
 def command(*args: str) -> list[str]:
@@ -78,8 +76,9 @@ def run_count(tmp_path: Path) -> int:
 
 
 def kill_at_random_moment(tmp_path: Path, args: tuple[str, ...], rng: random.Random,
-                          mid_round: bool) -> None:
-    """Start a worker and SIGKILL it: during start-up, or once it has started a new run."""
+                          mid_round: bool) -> int:
+    """Start a worker and SIGKILL it: during start-up, or once it has started a new run.
+    Its exit code: -SIGKILL, or 0 when it finished the sweep before the kill came."""
     before = run_count(tmp_path)
     proc = start(tmp_path, *args)
     try:
@@ -91,7 +90,9 @@ def kill_at_random_moment(tmp_path: Path, args: tuple[str, ...], rng: random.Ran
         proc.wait(timeout=rng.uniform(0.0, 0.6) if mid_round else rng.uniform(0.05, 2.5))
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    _, err = proc.communicate()
+    assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
+    return proc.returncode
 
 
 def test_sigkill_loop_ends_with_exactly_the_planned_runs(tmp_path: Path) -> None:
@@ -100,8 +101,9 @@ def test_sigkill_loop_ends_with_exactly_the_planned_runs(tmp_path: Path) -> None
     planned = 10 * 2
     args = ("+sweep=random", "rollout_count=10", "sleep=0.2")
     rng = random.Random(0)
-    for i in range(10):
-        kill_at_random_moment(tmp_path, args, rng, mid_round=i >= 3)
+    codes = [kill_at_random_moment(tmp_path, args, rng, mid_round=i >= 3) for i in range(10)]
+    print("exit codes of the killed workers:", codes)
+    assert codes.count(-signal.SIGKILL) >= 8, codes
     done = sweep(tmp_path, *args)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -159,13 +161,11 @@ def test_workers_starting_at_once_create_one_sqlite_study(tmp_path: Path) -> Non
 
 
 @pytest.fixture
-def fresh_pg_database() -> Iterator[str]:
+def fresh_pg_database(pg_url: str) -> Iterator[str]:
     """The URL of a new, empty database on the PostgreSQL server, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip(NO_PG)
     import sqlalchemy
 
-    server = sqlalchemy.make_url(PG_URL)
+    server = sqlalchemy.make_url(pg_url)
     name = f"race_{uuid.uuid4().hex[:10]}"
     admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
     try:

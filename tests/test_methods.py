@@ -219,6 +219,20 @@ def test_grid_retries_a_failure_once() -> None:
     assert g.exhausted(h)
 
 
+def test_interrupted_runs_are_neither_failures_nor_taken() -> None:
+    """A run whose worker died says nothing about its point: the grid offers it again however
+    often it was interrupted, and the models do not score it as a crash."""
+    from hydra_plugins.nested_sweeper._methods import imputed_scores
+
+    dead = {"fail_reason": "interrupted"}
+    g = Grid(make_space({"a": {"values": [1, 2]}}))
+    h = [TrialRecord(i, {"a": 1}, TrialState.FAIL, attrs=dead) for i in range(3)]
+    h.append(record(3, {"a": 2}, TrialState.COMPLETE, 1.0))
+    assert g.suggest(h, 2) == [{"a": 1}]
+    crash = TrialRecord(4, {"a": 1}, TrialState.FAIL, attrs={"fail_reason": "ValueError: x"})
+    assert [r.number for r, _ in imputed_scores([*h, crash], "maximize")] == [3, 4]
+
+
 def test_grid_matches_values_after_a_round_trip() -> None:
     """Values read back from a database (ints as floats, float repr noise) still count as taken."""
     g = Grid(make_space({"depth": {"values": [1, 2]}, "lr": {"values": [0.1, 0.3]}}))
@@ -306,3 +320,22 @@ def test_bayes_is_quiet(caplog: pytest.LogCaptureFixture, space: dict[str, Any])
         run(make_method("bayes", space, seed=0), toy_score, 6, batch=3)
     assert not [r for r in caplog.records if r.name.startswith("optuna")]
     assert logging.getLogger("optuna").level == logging.INFO  # the user's level is restored
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_conditional_space_never_repeats_a_run(name: str) -> None:
+    """Suggestions that differ only in an inactive parameter are one run: never two of it."""
+    from hydra_plugins.nested_sweeper._spec import parse_spec
+
+    spec = parse_spec({"sweep": {"method": name, "metric": "reward", "parameters": {
+        "trainer.use_lstm": {"values": [False, True]},
+        "trainer.hidden": {"values": [32, 64, 128], "when": {"trainer.use_lstm": True}},
+    }}}, file="conditional.yaml")
+    method = spec.make_method(name, seed=1)
+    history: list[TrialRecord] = []
+    for _ in range(2):  # the space holds 4 runs: (False), (True, 32), (True, 64), (True, 128)
+        for p in method.suggest(history, 2):
+            active = spec.active_params(p)
+            history.append(TrialRecord(len(history), active, TrialState.COMPLETE, len(active)))
+    runs = [tuple(sorted(r.params.items())) for r in history]
+    assert len(set(runs)) == len(runs) == 4, runs

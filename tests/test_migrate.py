@@ -346,3 +346,40 @@ def test_cli_migrate_subcommand(cli, tmp_path: Path) -> None:
     code, out, err = cli("migrate", str(path))
     assert code == 0
     assert out.startswith("# @package _global_") and "changes (carbs-params)" in err
+
+
+def test_unreadable_paths_are_one_clear_error_naming_the_file(cli, tmp_path: Path) -> None:
+    missing, folder = tmp_path / "missing.yaml", tmp_path / "folder"
+    folder.mkdir()
+    for path, problem in ((missing, "no such file"), (folder, "is a directory, not a sweep file")):
+        code, out, err = cli("migrate", str(path))
+        assert code == 2 and out == ""
+        assert err == f"error: {path}: {problem}; check the path: migrate takes sweep YAML files, " \
+                      "e.g. conf/sweep/NAME.yaml\n"
+        assert "No such file or directory" not in err
+
+
+def test_wandb_file_without_run_cap_lists_the_default_rollout_count() -> None:
+    from hydra_plugins.nested_sweeper._spec import (
+        DEFAULT_NUM_SAMPLES,
+        DEFAULT_ROLLOUT_COUNT,
+        parse_spec,
+    )
+
+    body = "method: random\nmetric: {name: reward, goal: maximize}\nparameters:\n" \
+           "  trainer.gamma: {min: 0.9, max: 0.99}\n"
+    result = migrate_text(body, file="w.yaml")
+    assert result.kind == "wandb"
+    note = [c for c in result.changes if c.startswith("no run_cap: ")]
+    assert note == [
+        f"no run_cap: rollout_count defaults to {DEFAULT_ROLLOUT_COUNT} (num_samples "
+        f"{DEFAULT_NUM_SAMPLES}: {DEFAULT_ROLLOUT_COUNT * DEFAULT_NUM_SAMPLES} runs in all); "
+        "set rollout_count: N to choose the budget"
+    ]
+    # and that is what the migrated file runs
+    spec = parse_spec(yaml.safe_load(result.text), file="w.yaml")
+    assert (spec.rollout_count, spec.num_samples) == (DEFAULT_ROLLOUT_COUNT, DEFAULT_NUM_SAMPLES)
+    # a budget given either way needs no note
+    for counts in ("rollout_count: 4\n", "sweep: {num_samples: 2}\n"):
+        again = migrate_text(body + counts, file="w.yaml")
+        assert not any(c.startswith("no run_cap") for c in again.changes)

@@ -21,7 +21,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"
-PG_URL = os.environ.get("NESTED_SWEEPER_PG_URL")
 SECRETS = {
     "WANDB_API_KEY": "f00dfeed" * 5,  # the 40-character form of a real key
     "HF_TOKEN": "hf_FakeLeakTestToken3141592653589",
@@ -81,15 +80,13 @@ def test_trainer_sweep_writes_no_secret(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_database_password_stays_out_of_run_files(tmp_path: Path) -> None:
+def test_database_password_stays_out_of_run_files(tmp_path: Path, pg_url: str) -> None:
     """A password in the storage URL, passed as `${oc.env:...}` as the README says."""
-    if not PG_URL:
-        pytest.skip("no PostgreSQL: set NESTED_SWEEPER_PG_URL (devops/postgres.sh start)")
     import sqlalchemy
 
     password = "pw-FakeLeakTestPassword-173205"
     # The test server trusts loopback connections, so any password is accepted.
-    url = sqlalchemy.make_url(PG_URL).set(password=password).render_as_string(hide_password=False)
+    url = sqlalchemy.make_url(pg_url).set(password=password).render_as_string(hide_password=False)
     run = f"leak{uuid.uuid4().hex[:10]}"
     env = isolated_env(tmp_path, SCALE_OUT=str(tmp_path / "out"), SWEEP_DB_URL=url)
     args = [sys.executable, str(APP), "-m", "+sweep=random", "rollout_count=2", f"run={run}",
@@ -101,8 +98,8 @@ def test_database_password_stays_out_of_run_files(tmp_path: Path) -> None:
         assert len(study.trials) == 4
         attrs = repr([study.user_attrs, [t.user_attrs for t in study.trials]])
     finally:
-        if run in optuna.get_all_study_names(PG_URL):
-            optuna.delete_study(study_name=run, storage=PG_URL)
+        if run in optuna.get_all_study_names(pg_url):
+            optuna.delete_study(study_name=run, storage=pg_url)
     blobs = {str(p.relative_to(tmp_path)): p.read_bytes() for p in files_under(tmp_path)}
     blobs.update(stdout=proc.stdout, stderr=proc.stderr, attrs=attrs.encode())
     assert any(b"suggestion.yaml" in name.encode() for name in blobs)

@@ -189,3 +189,37 @@ def test_hyperband_prunes_and_saves_cost(tmp_path: Path, launcher: str) -> None:
     again = sweep(with_et, *common)
     assert again.returncode == 0, again.stderr[-3000:]
     assert states(load(with_et)) == s
+
+
+@pytest.mark.parametrize(("launcher", "rule"), [("submitit_local", "hyperband"), ("basic", "median")])
+def test_early_termination_rules_and_launchers(tmp_path: Path, launcher: str, rule: str) -> None:
+    """Each rule prunes through each launcher (runs reach the study by its URL): 12 runs
+    finish, some PRUNED, for less than the 12 × 9 steps of the same sweep run to the end."""
+    proc = sweep(tmp_path, f"+sweep={rule}", "steps=9", "hydra.sweeper.summary=false",
+                 f"hydra/launcher={launcher}", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(tmp_path)
+    s = states(study)
+    assert s.get("PRUNED", 0) >= 2 and s.get("COMPLETE", 0) + s["PRUNED"] == 12, s
+    assert sum(t.user_attrs["cost"] for t in study.trials) < 0.85 * 12 * 9
+    best = max((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    assert best.value > 9.0
+
+
+def test_protein_batches_through_the_plugin(tmp_path: Path) -> None:
+    """method: protein in a real multirun: distinct batches, its cost metric recorded, the
+    first run at the search centre, and the model's runs near the optimum."""
+    proc = sweep(tmp_path, "+sweep=basic", "hydra.sweeper.method=protein", "rollout_count=8",
+                 "num_samples=3", "hydra.sweeper.summary=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "protein, 8 rounds × 3 runs" in proc.stderr + proc.stdout
+    study = load(tmp_path)
+    assert states(study) == {"COMPLETE": 24}
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(params)) == 24
+    first = study.trials[0].params
+    assert first["x"] == pytest.approx(0.0) and first["y"] == pytest.approx(-0.5)
+    for t in study.trials:
+        assert t.user_attrs["cost"] == pytest.approx(1.0 + t.params["x"])
+    values = [t.value for t in study.trials]  # the optimum is 0.5 (x=0.3, y=-1, opt=b)
+    assert max(values[12:]) > max(0.49, max(values[:6]))

@@ -20,7 +20,6 @@ import pytest
 
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"
 PG_URL = os.environ.get("NESTED_SWEEPER_PG_URL")
-NO_PG = "no PostgreSQL: set NESTED_SWEEPER_PG_URL (devops/postgres.sh start)"
 PLANNED = 3 * 3  # grid.yaml: rollout_count × num_samples
 GRID_POINTS = 2 * 3 * 2
 
@@ -77,10 +76,8 @@ def test_three_workers_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def pg_run() -> Iterator[str]:
+def pg_run(pg_url: str) -> Iterator[str]:
     """A fresh study name on the PostgreSQL server, deleted afterwards."""
-    if not PG_URL:
-        pytest.skip(NO_PG)
     run = f"w{uuid.uuid4().hex[:10]}"
     yield run
     try:

@@ -10,9 +10,13 @@ Bad input exits 2 with one line on stderr (``FILE: KEY: PROBLEM; FIX``), never a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +37,23 @@ def display_path(path: str | Path) -> str:
 
 def compose_config(config_dir: str, config_name: str, overrides: list[str]) -> dict[str, Any]:
     """The app's composed config as plain containers, without the sweep's own keys."""
+    return split_sweep_keys(compose_plain(config_dir, config_name, overrides))[0]
+
+
+def split_sweep_keys(plain: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the config the runs see, the sweep's own keys as Hydra composed them)."""
+    config = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
+    own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples") if k in plain}
+    return config, own
+
+
+def compose_plain(
+    config_dir: str, config_name: str, overrides: list[str], sweep_file: str | None = None
+) -> dict[str, Any]:
+    """The app's composed config as plain containers (unresolved: markers stay strings).
+
+    ``sweep_file`` names the sweep file selected in ``overrides`` in errors (its defaults list
+    may be what failed)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -48,20 +69,86 @@ def compose_config(config_dir: str, config_name: str, overrides: list[str]) -> d
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        first = str(err).strip().splitlines()[0]
-        raise SweepError(f"cannot compose the config: {first}", file=display_path(conf_dir),
-                         fix="check the overrides given after the sweep name") from None
+        problem, hint = hydra_message(err)
+        problem = problem.replace(f"{SCRATCH_OPTION}/", "")  # the copy's name is ours, not theirs
+        with_sweep = f" with {sweep_file}" if sweep_file else ""
+        raise SweepError(f"cannot compose the config{with_sweep}: {problem}",
+                         file=display_path(conf_dir),
+                         fix=hint or "check the overrides given after the sweep name") from None
     plain = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(plain, dict)
-    return {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
+    return plain
+
+
+def hydra_message(err: Exception) -> tuple[str, str]:
+    """Hydra's problem and its own hint ("To append to your config use +x=1", the available
+    options) as one line each; the search-path listing at the end is left out."""
+    sentences: list[str] = []
+    for line in str(err).strip().splitlines():
+        if line.startswith("Config search path"):
+            break
+        if not line.strip():
+            continue
+        if line[0].isspace() and sentences:  # an indented item of the list above it
+            sep = " " if sentences[-1].endswith(":") else ", "
+            sentences[-1] += sep + line.strip()
+        else:
+            sentences.append(line.strip())
+    if not sentences:
+        return type(err).__name__, ""
+    sentences = [text.rstrip(".") for text in sentences]  # the SweepError adds "; "
+    return sentences[0], "; ".join(sentences[1:])
+
+
+# Group option under which a sweep file outside conf/sweep is composed (a scratch search path).
+SCRATCH_OPTION = "_nested_sweep_validate_"
+
+
+@contextlib.contextmanager
+def sweep_selection(path: Path, config_dir: str, config_name: str) -> Iterator[list[str]]:
+    """Overrides that compose ``path`` as ``+sweep=NAME`` does in a real sweep.
+
+    A file in conf/sweep is selected by name; any other file is copied under a scratch config
+    dir added to Hydra's search path (a unique option name, so conf/sweep never shadows it).
+    """
+    group = (Path(config_dir) / "sweep").resolve()
+    resolved = path.resolve()
+    if resolved.suffix == ".yaml" and resolved.is_relative_to(group):
+        yield [f"+sweep={resolved.relative_to(group).with_suffix('').as_posix()}"]
+        return
+    with tempfile.TemporaryDirectory(prefix="nested-sweep-") as scratch:
+        target = Path(scratch) / "sweep" / SCRATCH_OPTION / f"{path.stem}.yaml"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(resolved, target)
+        yield [_searchpath_with(config_dir, config_name, f"file://{Path(scratch).as_posix()}"),
+               f"+sweep={SCRATCH_OPTION}/{path.stem}"]
+
+
+def _searchpath_with(config_dir: str, config_name: str, extra: str) -> str:
+    """A ``hydra.searchpath`` override adding ``extra``: the override replaces the list, so the
+    entries of the primary config (train.yaml) are kept in it."""
+    from omegaconf import OmegaConf
+
+    primary = Path(config_dir) / f"{config_name}.yaml"
+    node = OmegaConf.load(primary) if primary.is_file() else OmegaConf.create()
+    current = OmegaConf.select(node, "hydra.searchpath", default=None) or []
+    entries = [*map(str, current), extra]
+    return "hydra.searchpath=[" + ",".join(f"'{e}'" for e in entries) + "]"
 
 
 def validate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._spec import find_sweep_file, load_spec
+    from ._spec import find_sweep_file, load_spec, read_sweep_file
 
     path = find_sweep_file(args.sweep, [args.config_dir])
-    config = compose_config(args.config_dir, args.config_name, args.overrides)
-    spec = load_spec(path, config=config, file=display_path(path))
+    file = display_path(path)
+    read_sweep_file(path, file=file)  # its YAML and root keys first: Hydra would say it worse
+    with sweep_selection(path, args.config_dir, args.config_name) as selected:
+        plain = compose_plain(args.config_dir, args.config_name, [*selected, *args.overrides],
+                              sweep_file=file)
+    # Path checks see the config the runs see; the sweep keys are the file as Hydra composed it
+    # (its defaults list applied, command-line overrides on top), as in a real sweep.
+    config, own = split_sweep_keys(plain)
+    spec = load_spec(path, config=config, file=file, overrides=own)
     spec.make_method()  # a grid over a continuous parameter is found here, not at launch
     print_spec(spec, out)
     return 0

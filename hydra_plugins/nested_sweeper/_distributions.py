@@ -126,9 +126,22 @@ def _warn(message: str, key: str, fix: str) -> None:
 
 
 def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+    """Four significant digits, or up to eight where rounding to four would hide the value.
+
+    Plain ``.4g`` printed a clamped logit bound 0.999999 as ``1`` and exp(0.0001) as ``1``:
+    when rounding collapses the digits (``1``, ``0.05``) and is not exact, more are shown.
+    """
+    if not isinstance(x, float):
+        return str(x)
+    for digits in range(4, 8):
+        text = f"{x:.{digits}g}"
+        if float(text) == x or _significant_digits(text) == digits:
+            return text
+    return f"{x:.8g}"
+
+
+def _significant_digits(text: str) -> int:
+    return len(text.split("e")[0].lstrip("-").replace(".", "").lstrip("0"))
 
 
 def _is_number(v: Any) -> bool:
@@ -807,6 +820,32 @@ def _exp_bounds(self: Any, sign: float) -> tuple[float, float, float, float]:
     return lo, hi, a, b
 
 
+# exp(20) is about 4.9e8: a larger upper exponent is almost never meant (min 16, max 256 are
+# batch sizes written as values, and sample up to 1.5e111).
+MAX_PLAUSIBLE_EXPONENT = 20.0
+
+
+def _warn_value_like_exponents(kind: str, lo: float, hi: float, a: float, b: float) -> None:
+    """Warn when ``log_uniform``-style exponent bounds look like the values they were meant as.
+
+    Bounds inside [0, 1] (learning rates, coefficients) sample exp(min)..exp(max), barely above
+    1; an upper bound beyond MAX_PLAUSIBLE_EXPONENT samples astronomically large values.
+    """
+    tiny = 0 <= lo and hi <= 1
+    if not tiny and hi <= MAX_PLAUSIBLE_EXPONENT:
+        return
+    fixed = kind.replace("log_uniform", "log_uniform_values")
+    fix = f"for values between {_fmt(lo)} and {_fmt(hi)} use distribution: {fixed}"
+    if lo <= 0:
+        fix = f"for values up to {_fmt(hi)} use distribution: {fixed} with min > 0, e.g. 1.0e-5"
+    _warn(
+        f"{kind} bounds are natural-log exponents: min {_fmt(lo)}, max {_fmt(hi)} "
+        f"sample exp({_fmt(lo)})..exp({_fmt(hi)}) = {a:.6g}..{b:.6g}",
+        "min" if tiny else "max",
+        fix,
+    )
+
+
 @dataclass(frozen=True, eq=True)
 class LogUniform(_Continuous):
     """``log_uniform``: X = exp(Y), Y ~ U(min, max); the bounds are natural-log *exponents*."""
@@ -822,13 +861,7 @@ class LogUniform(_Continuous):
         object.__setattr__(self, "max", hi)
         object.__setattr__(self, "grid_points", _check_grid_points(self.grid_points))
         self._set_map(_log_map(a, b))
-        if 0 < lo and hi <= 1:
-            _warn(
-                f"log_uniform bounds are natural-log exponents: min {_fmt(lo)}, max {_fmt(hi)} "
-                f"sample exp({_fmt(lo)})..exp({_fmt(hi)}) = {a:.6g}..{b:.6g}",
-                "min",
-                f"for values between {_fmt(lo)} and {_fmt(hi)} use distribution: log_uniform_values",
-            )
+        _warn_value_like_exponents(self.kind, lo, hi, a, b)
 
     def _range_text(self) -> str:
         return f"exp[{_fmt(self.min)}, {_fmt(self.max)}] = [{_fmt(self.low)}, {_fmt(self.high)}]"
@@ -1421,6 +1454,7 @@ class QLogUniform(_Quantized):
         lo, hi, a, b = _exp_bounds(self, 1.0)
         object.__setattr__(self, "min", lo)
         object.__setattr__(self, "max", hi)
+        _warn_value_like_exponents(self.kind, lo, hi, a, b)  # before _set_base's "q too fine"
         self._set_base(_log_map(a, b))
 
 

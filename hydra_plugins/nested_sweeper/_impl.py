@@ -222,6 +222,8 @@ class SweepLoop:
         sweeper = self.sweeper
         assert sweeper.runner is not None
         batch = []
+        # Only this batch: joblib and submitit pickle the runner into every job.
+        sweeper.runner.trials.clear()
         for trial in trials:
             run = f"{self.run_name}.r.{trial.number}"
             self.study.set_attrs(trial, {"run_name": run, "job_num": trial.number})

@@ -31,13 +31,13 @@ import logging
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ._errors import SweepError
-from ._types import TrialRecord, TrialState
+from ._types import INTERRUPTED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import optuna
@@ -110,8 +110,13 @@ def imputed_scores(history: Sequence[TrialRecord], goal: str) -> list[tuple[Tria
     if not ok:
         return []
     worst = min(s for _, s in ok)
-    bad = [(r, worst) for r in history if r.state.finished and not r.ok]
+    bad = [(r, worst) for r in history if r.state.finished and not r.ok and not interrupted(r)]
     return sorted(ok + bad, key=lambda rs: rs[0].number)
+
+
+def interrupted(record: TrialRecord) -> bool:
+    """A run whose worker died (killed sweep, lost node): says nothing about its parameters."""
+    return record.state is TrialState.FAIL and record.attrs.get("fail_reason") == INTERRUPTED
 
 
 @contextlib.contextmanager
@@ -202,6 +207,9 @@ class SearchMethod(ABC):
         self.names: list[str] = list(self.space)
         self.goal = goal
         self.seed = int(seed)
+        # The suggestion as it will run: the sweep spec drops parameters whose `when`
+        # condition fails, so two suggestions that differ only there are the same run.
+        self.active: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict
 
     @classmethod
     def setting_names(cls) -> list[str]:
@@ -237,9 +245,13 @@ class SearchMethod(ABC):
         """One draw from every distribution's prior."""
         return {k: to_plain(d.sample(rng)) for k, d in self.space.items()}
 
+    def identity(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What makes two suggestions the same run (inactive parameters left out)."""
+        return params_key(self.active(params), self.names)
+
     def taken_keys(self, history: Sequence[TrialRecord]) -> set[tuple[Any, ...]]:
         """Identities of every point already in the history (any state)."""
-        return {params_key(r.params, self.names) for r in history}
+        return {self.identity(r.params) for r in history}
 
     def make_distinct(
         self,
@@ -258,10 +270,10 @@ class SearchMethod(ABC):
         for prop in proposals:
             candidate = prop
             for _ in range(_MAX_DRAWS):
-                if params_key(candidate, self.names) not in seen:
+                if self.identity(candidate) not in seen:
                     break
                 candidate = self.sample_prior(rng)
-            seen.add(params_key(candidate, self.names))
+            seen.add(self.identity(candidate))
             out.append(candidate)
         return out
 
@@ -315,7 +327,9 @@ class Grid(SearchMethod):
         fails: dict[tuple[Any, ...], int] = {}
         taken: set[tuple[Any, ...]] = set()
         for r in history:
-            key = params_key(r.params, self.names)
+            key = self.identity(r.params)
+            if interrupted(r):  # the point was never really tried: offer it again
+                continue
             if r.state is TrialState.FAIL:
                 fails[key] = fails.get(key, 0) + 1
                 if fails[key] >= self.max_failures:
@@ -326,8 +340,15 @@ class Grid(SearchMethod):
 
     def suggest(self, history: Sequence[TrialRecord], n: int) -> list[dict[str, Any]]:
         taken = self._taken(history)
-        fresh = (c for c in self.combos() if params_key(c, self.names) not in taken)
-        return list(itertools.islice(fresh, max(0, n)))
+        out: list[dict[str, Any]] = []
+        for combo in self.combos():
+            if len(out) >= n:
+                break
+            key = self.identity(combo)
+            if key not in taken:  # combos differing only in inactive parameters run once
+                taken.add(key)
+                out.append(combo)
+        return out
 
     def exhausted(self, history: Sequence[TrialRecord]) -> bool:
         return not self.suggest(history, 1)

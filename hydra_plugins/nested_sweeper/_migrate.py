@@ -42,6 +42,7 @@ from typing import Any, TextIO
 
 from ._carbs import CarbsMarker, marker_from_args, parse_marker
 from ._errors import SweepError
+from ._spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT
 
 # Keys a sweep file may hold at its root; everything else moves under `sweep`.
 ROOT_KEYS = ("defaults", "rollout_count", "num_samples", "sweep")
@@ -122,15 +123,9 @@ def migrate_main(paths: list[str], *, in_place: bool, out: TextIO, err: TextIO) 
     code = 0
     for path in paths:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-            result = migrate_text(text, file=path)
+            result = migrate_text(_read(path), file=path)
         except SweepError as error:
             print(f"error: {error}", file=err)
-            code = 2
-            continue
-        except OSError as error:
-            print(f"error: {path}: {error.strerror or error}", file=err)
             code = 2
             continue
         if in_place:
@@ -138,6 +133,22 @@ def migrate_main(paths: list[str], *, in_place: bool, out: TextIO, err: TextIO) 
         else:
             _report_printed(path, result, out, err, many=len(paths) > 1)
     return code
+
+
+def _read(path: str) -> str:
+    """The file's text; a path that cannot be read is a SweepError naming it and the fix."""
+    fix = "check the path: migrate takes sweep YAML files, e.g. conf/sweep/NAME.yaml"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise SweepError("no such file", file=path, fix=fix) from None
+    except IsADirectoryError:
+        raise SweepError("is a directory, not a sweep file", file=path, fix=fix) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SweepError(f"cannot read the file: {reason}", file=path,
+                         fix="check its permissions and that it is UTF-8 text") from None
 
 
 # --- the migration ---------------------------------------------------------------------------
@@ -200,6 +211,18 @@ class _Migrator:
                 )
         if "run_cap" in root:
             self._run_cap()
+        elif not self._has_counts():
+            # W&B runs until stopped without run_cap; here the spec's defaults decide.
+            self.changes.append(
+                f"no run_cap: rollout_count defaults to {DEFAULT_ROLLOUT_COUNT} (num_samples "
+                f"{DEFAULT_NUM_SAMPLES}: {DEFAULT_ROLLOUT_COUNT * DEFAULT_NUM_SAMPLES} runs in "
+                "all); set rollout_count: N to choose the budget"
+            )
+
+    def _has_counts(self) -> bool:
+        sweep = self.root.get("sweep")
+        places = [self.root, sweep if isinstance(sweep, Mapping) else {}]
+        return any(k in place for place in places for k in ("rollout_count", "num_samples"))
 
     def _run_cap(self) -> None:
         root = self.root

@@ -10,6 +10,7 @@ W&B-style ``parameters:`` blocks; both flatten to dotted paths.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -103,14 +104,17 @@ class SweepSpec:
 
         seed = next(s for s in (seed, self.seed, 0) if s is not None)
         try:
-            return make_method(name or self.method, self.space, goal=self.goal, seed=seed, **kwargs)
+            method = make_method(name or self.method, self.space, goal=self.goal, seed=seed, **kwargs)
         except SweepError as err:
             raise err.located(file=self.file) from None
+        method.active = self.active_params
+        return method
 
     def active_params(self, suggestion: Mapping[str, Any]) -> dict[str, Any]:
         """The suggestion without parameters whose ``when`` condition does not hold."""
         values = {**self.fixed, **suggestion}
-        return {k: v for k, v in suggestion.items() if self.parameters[k].active(values)}
+        return {k: v for k, v in suggestion.items()
+                if k not in self.parameters or self.parameters[k].active(values)}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain form stored in the study (the summary reads it back)."""
@@ -150,12 +154,7 @@ def load_spec(
     (the file as Hydra composed it, plus command-line overrides such as ``rollout_count=1``).
     """
     file = file or str(path)
-    try:
-        raw = load_yaml(path)
-    except SweepError as err:
-        raise err.located(file=file) from None
-    if isinstance(raw, Mapping):
-        check_root(raw, file=file)
+    raw = read_sweep_file(path, file=file)
     composed = (overrides or {}).get("sweep")
     if isinstance(composed, Mapping) and "sweep" in composed:
         raise SweepError("Hydra placed this file under 'sweep.' instead of the config root",
@@ -183,6 +182,17 @@ def load_spec(
         check_sweep_keys(raw.get("sweep") or {}, file=file, groups=set(config))
         check_paths(spec, config)
     return spec
+
+
+def read_sweep_file(path: str | Path, *, file: str) -> Any:
+    """The file's content, its YAML and root keys checked (errors Hydra would report worse)."""
+    try:
+        raw = load_yaml(path)
+    except SweepError as err:
+        raise err.located(file=file) from None
+    if isinstance(raw, Mapping):
+        check_root(raw, file=file)
+    return raw
 
 
 def _parameter(path: str, block: Mapping[str, Any], file: str, key: str) -> Parameter:
@@ -226,6 +236,8 @@ def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
         if (d / rel).is_file():
             return d / rel
     known = sorted({p.stem for d in dirs for p in (d / "sweep").glob("*.yaml")})
+    if direct.exists() or (_has_separator(name) and not name.startswith("sweep/")):
+        raise _not_a_sweep_file(direct, known)  # a path was meant: say what is wrong with it
     close = difflib.get_close_matches(Path(rel).stem, known, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise SweepError(
@@ -233,6 +245,26 @@ def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
         key="sweep",
         fix=f"{hint}known sweeps: {', '.join(known) or 'none'}",
     )
+
+
+def _has_separator(name: str) -> bool:
+    return any(sep and sep in name for sep in (os.sep, os.altsep, "/"))
+
+
+def _not_a_sweep_file(path: Path, known: list[str]) -> SweepError:
+    """The plain reason a path given as the sweep is not a readable .yaml file."""
+    names = f"or give a sweep name ({', '.join(known) or 'none in conf/sweep'})"
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.yaml"))[:3]
+        example = f"e.g. {path / inside[0]}" if inside else "a file ending in .yaml"
+        return SweepError(f"{path} is a directory, not a .yaml file", key="sweep",
+                          fix=f"give a sweep file inside it ({example}) {names}")
+    if path.exists():
+        return SweepError(f"{path} is not a .yaml file", key="sweep",
+                          fix=f"sweep files end in .yaml: rename it {names}")
+    with_ext = path.with_name(path.name + ".yaml")
+    hint = f"did you mean {with_ext}?" if with_ext.is_file() else f"check the path {names}"
+    return SweepError(f"no such file {path}", key="sweep", fix=hint)
 
 
 def parse_spec(raw: Any, *, file: str) -> SweepSpec:
@@ -308,7 +340,11 @@ def _metric_and_goal(sweep: Mapping[str, Any], file: str) -> tuple[str, str]:
         if unknown:
             raise SweepError(f"unknown keys {sorted(unknown)}", file=file, key="sweep.metric",
                              fix="use metric: {name: NAME, goal: maximize|minimize}")
-        goal = goal or metric.get("goal")
+        inner = metric.get("goal")
+        if goal is not None and inner is not None and goal != inner:
+            raise SweepError(f"'{goal}' contradicts metric.goal '{inner}'", file=file,
+                             key="sweep.goal", fix="keep one goal: drop sweep.goal or metric.goal")
+        goal = goal or inner
         metric = metric.get("name")
     if not isinstance(metric, str) or not metric:
         raise SweepError("the metric must be a name", file=file, key="sweep.metric",
@@ -434,7 +470,11 @@ def _carbs_markers(fixed: dict[str, Any], params: dict[str, Parameter], file: st
     """CARBS markers among the fixed overrides become parameters at their path."""
     from ._carbs import find_markers
 
-    for path, marker in find_markers(fixed, file=file).items():
+    try:
+        markers = find_markers(fixed, file=file)
+    except SweepError as err:  # its key is the config path; in this file it sits under sweep.
+        raise err.located(key_prefix="sweep") from None
+    for path, marker in markers.items():
         key = f"sweep.{path}"
         if path in params:
             raise SweepError("searched twice (a CARBS marker and a parameter)", file=file,
@@ -495,10 +535,14 @@ def check_paths(spec: SweepSpec, config: Mapping[str, Any]) -> None:
     """Every searched path, fixed override and condition must exist in the composed config."""
     known = set(config_paths(config))
     searched = set(spec.parameters)
-    for path in spec.parameters:
-        _check_path(path, known, spec.file, f"sweep.parameters.{path}")
-    for path in spec.fixed:
+    for path, param in spec.parameters.items():
+        key = f"sweep.parameters.{path}"
+        _check_path(path, known, spec.file, key)
+        _check_leaf(path, config, _gives_scalar(param.distribution), spec.file, key)
+    for path, value in spec.fixed.items():
         _check_path(path, known, spec.file, f"sweep.{path}")
+        scalar = not isinstance(value, (Mapping, list))
+        _check_leaf(path, config, scalar, spec.file, f"sweep.{path}")
     for param in spec.parameters.values():
         for cond in param.when:
             if cond not in searched:
@@ -517,6 +561,37 @@ def _check_path(path: str, known: set[str], file: str, key: str) -> None:
     else:
         fix = "check the path against `python train.py --cfg job`"
     raise SweepError(f"'{path}' does not exist in the composed config", file=file, key=key, fix=fix)
+
+
+def _gives_scalar(dist: Any) -> bool:
+    """Whether a distribution can yield a plain value (every kind but all-container choices)."""
+    values = getattr(dist, "values", None)
+    if values is None and hasattr(dist, "value"):
+        values = (dist.value,)
+    if values is None:
+        return True  # numeric distributions
+    return any(not isinstance(v, (Mapping, list, tuple)) for v in values)
+
+
+def _node(config: Mapping[str, Any], path: str) -> Any:
+    node: Any = config
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _check_leaf(path: str, config: Mapping[str, Any], scalar: bool, file: str, key: str) -> None:
+    """A plain value must not replace a whole config node (`env.game: 5` drops every key in it)."""
+    node = _node(config, path)
+    if not scalar or not isinstance(node, (Mapping, list)):
+        return
+    if isinstance(node, list):
+        raise SweepError(f"'{path}' is a list in the composed config, not a single value",
+                         file=file, key=key, fix="give whole lists, e.g. values: [[1, 2], [3, 4]]")
+    leaves = [p for p in config_paths(node, path) if not isinstance(_node(config, p), Mapping)]
+    example = ", ".join(leaves[:3]) or f"{path}.KEY"
+    raise SweepError(f"'{path}' is a whole config node (a mapping), not one value",
+                     file=file, key=key, fix=f"set or search its leaves instead, e.g. {example}")
 
 
 def _suggest(word: str, options: Iterable[str], default: str) -> str:

@@ -22,14 +22,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._errors import SweepError
-from ._types import TrialRecord, TrialState
+from ._types import INTERRUPTED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import optuna
 
 HEARTBEAT_S = 10
 GRACE_S = 60
-INTERRUPTED = "interrupted"
 CREATE_TRIES = 8
 _CREATE_RACE = ("already exists", "UNIQUE constraint", "UniqueViolation", "database is locked",
                 "duplicate key")
@@ -108,6 +107,7 @@ class Study:
         self.study = optuna.create_study(storage=self.storage, study_name=name,
                                          direction=direction, load_if_exists=True)
         self.name = name
+        self._finished: dict[int, TrialRecord] = {}
         self._check_spec(spec)
         self._beating: set[int] = set()
         self._stop = threading.Event()
@@ -129,8 +129,18 @@ class Study:
 
     def records(self) -> list[TrialRecord]:
         """Every trial but the surplus ones another worker's race created (see ``claim``)."""
-        trials = self.study.get_trials(deepcopy=False)
-        return [self._record(t) for t in trials if not t.user_attrs.get(SURPLUS)]
+        records = []
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.user_attrs.get(SURPLUS):
+                continue
+            # A finished trial never changes: convert it once, not once per round.
+            record = self._finished.get(trial._trial_id)
+            if record is None:
+                record = self._record(trial)
+                if trial.state.is_finished():
+                    self._finished[trial._trial_id] = record
+            records.append(record)
+        return records
 
     @staticmethod
     def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:

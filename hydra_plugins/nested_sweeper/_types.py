@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+# fail_reason of a run whose worker process died: the run itself did nothing wrong.
+INTERRUPTED = "interrupted"
+
 
 class TrialState(str, Enum):
     RUNNING = "RUNNING"
