@@ -25,7 +25,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from ._cli import SWEEP_KEYS, display_path
+from ._cli import display_path, split_sweep_keys
 from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
 from ._run import RunOutcome, TrialRunner, hide_password
@@ -117,8 +117,7 @@ class NestedSweeperImpl:
         path = find_sweep_file(name, config_dirs(self.config))
         plain = OmegaConf.to_container(self.config, resolve=False)
         assert isinstance(plain, dict)
-        composed = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
-        own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples") if k in plain}
+        composed, own = split_sweep_keys(plain)
         spec = load_spec(path, config=composed, file=display_path(path), extra=cli_space,
                          overrides=own)
         pinned = fixed_cli_paths(fixed_cli) & set(spec.parameters)
