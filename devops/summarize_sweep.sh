@@ -2,12 +2,27 @@
 # Print a sweep's summary: devops/summarize_sweep.sh NAME [--format table|json|csv] [--plots]
 #   [--storage URL] [--study NAME] [--train-dir DIR]
 # NAME is a sweep name (train_dir/sweep/NAME/sweep.db), a sweep directory or a .db file.
-# Run from the repository root; PYTHON picks another interpreter (default .venv/bin/python).
+# Runs from any directory; NAME and --train-dir are read relative to where you are.
+# PYTHON=/path/to/python picks the interpreter (default: the repo's .venv, else python3).
 set -euo pipefail
 
+# The interpreter and the package come from the repository holding this script, so it works
+# from any directory; the cwd is left alone because NAME and train_dir are relative to it.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
 if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
-    sed -n '2,5s/^# \{0,1\}//p' "$0"
+    sed -n '2,6s/^# \{0,1\}//p' "$0"
     [[ $# -ge 1 ]] && exit 0 || exit 2
 fi
 
-exec "${PYTHON:-.venv/bin/python}" -m hydra_plugins.nested_sweeper._cli summary "$@"
+if [[ -n "${PYTHON:-}" ]]; then
+    python="$PYTHON"
+elif [[ -x "$ROOT/.venv/bin/python" ]]; then
+    python="$ROOT/.venv/bin/python"
+else
+    python="python3"
+fi
+
+# The repo first on the import path: a python3 without the editable install still finds it.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" -m hydra_plugins.nested_sweeper._cli summary "$@"

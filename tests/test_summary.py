@@ -98,8 +98,9 @@ def make_sweep(
     runs: list[tuple[int, OptunaState, float | None, dict[str, Any], str | None]] = RUNS,
     with_configs: bool = True,
     metrics: dict[str, float] | None = None,
+    spec: dict[str, Any] | None = None,
 ) -> Path:
-    """A study laid out as the sweeper writes it; returns the sweep directory."""
+    """A study laid out as the sweeper writes it (``spec`` updates the stored spec)."""
     sweep_dir = train_dir / "sweep" / name
     sweep_dir.mkdir(parents=True)
     study = optuna.create_study(
@@ -117,7 +118,8 @@ def make_sweep(
             "parameters": SPEC_PARAMS,
             "fixed": {"trainer.total_timesteps": 2048, "env.game.max_steps": 64},
             "seed": 7,
-        },
+        }
+        | (spec or {}),
     )
     study.set_user_attr("sweep_dir", str(sweep_dir))
     for job, (round_, state, value, params, reason) in enumerate(runs):
@@ -195,6 +197,20 @@ def test_table_shows_sweep_rounds_failure_and_best_config(sweep: Path) -> None:
     assert "log_normal min=0.0001 max=0.01 mean=0.001 scale=1" in text
     assert "trainer.total_timesteps" in text and "env.game.max_steps" in text
     assert "\x1b[" not in text  # no colour codes when not asked
+
+
+@pytest.mark.parametrize(
+    ("rounds", "planned"),
+    [(1, "1 round × 1 run per round = 1 run"), (3, "3 rounds × 1 run per round = 3 runs")],
+)
+def test_counts_of_one_are_singular(tmp_path: Path, rounds: int, planned: str) -> None:
+    spec = {"rollout_count": rounds, "num_samples": 1}
+    sweep = make_sweep(tmp_path / "train_dir", runs=RUNS[:1], spec=spec)
+    text = render_table(load_report(str(sweep)), width=160)
+    assert planned in text
+    assert "1 run (1 complete)" in text
+    assert "Round 0: 1 run, best reward 0.25 (demo.r.0)" in text
+    assert "1 runs" not in text and "1 rounds" not in text
 
 
 def test_json_parses_with_the_best_trial(sweep: Path) -> None:
@@ -333,6 +349,26 @@ def test_devops_script_prints_json(sweep: Path) -> None:
             str(sweep.parents[1]),
         ],
         cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["best"]["run_name"] == "demo.r.2"
+
+
+def test_devops_script_works_from_another_directory(sweep: Path) -> None:
+    """No PYTHON: the script finds the repo's interpreter itself, and NAME is looked up in the
+    caller's train_dir/ (here the fixture's, two levels above the sweep directory)."""
+    if not (REPO / ".venv" / "bin" / "python").exists():
+        pytest.skip("needs the repo's .venv (make test creates it)")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "PYTHONPATH")}
+    script = REPO / "devops" / "summarize_sweep.sh"
+    done = subprocess.run(
+        ["bash", str(script), "demo", "--format", "json"],
+        cwd=sweep.parents[2],
         env=env,
         capture_output=True,
         text=True,

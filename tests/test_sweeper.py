@@ -15,8 +15,9 @@ import pytest
 APP = Path(__file__).parent / "apps" / "quadratic" / "app.py"
 
 
-def sweep(tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QUAD_OUT": str(tmp_path), "HYDRA_FULL_ERROR": "1"}
+def sweep(tmp_path: Path, *args: str, timeout: float = 240,
+          full_error: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QUAD_OUT": str(tmp_path), "HYDRA_FULL_ERROR": "1" if full_error else "0"}
     return subprocess.run([sys.executable, str(APP), "-m", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -54,20 +55,54 @@ def test_basic_launcher_rounds_dirs_and_db(tmp_path: Path) -> None:
         assert trial.user_attrs["metrics"]["extra"] == 7.0
         assert trial.user_attrs["round"] == trial.number // 2
     best = max(study.trials, key=lambda t: t.value)
-    assert f"quad.r.{best.number}" in proc.stdout  # summary names the best run
+    assert f"Best run: quad.r.{best.number} " in proc.stdout  # the summary names the best run
 
 
-def test_seeded_sweeps_repeat_and_cli_space_joins(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["random", "bayes", "protein"])
+def test_seeded_sweeps_repeat_from_scratch(tmp_path: Path, method: str) -> None:
+    """The same command in two fresh directories: the same parameters, round after round."""
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    extra = ["+sweep=basic", "rollout_count=1", "y=interval(-0.5,0.5)", "hydra.sweeper.summary=false"]
-    assert sweep(a, *extra).returncode == 0
-    assert sweep(b, *extra).returncode == 0
+    extra = ["+sweep=basic", f"hydra.sweeper.method={method}", "rollout_count=4",
+             "hydra.sweeper.method_kwargs={n_startup_trials:2}" if method == "bayes" else "n=1",
+             "hydra.sweeper.summary=false"]
+    for d in (a, b):
+        proc = sweep(d, *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
     pa = [t.params for t in load(a).trials]
     pb = [t.params for t in load(b).trials]
-    assert pa == pb and len(pa) == 2
-    assert all(-0.5 <= p["y"] <= 0.5 for p in pa)
+    assert pa == pb and len(pa) == 8 and len({tuple(sorted(p.items())) for p in pa}) == 8
+
+
+def test_command_line_search_spaces_join_the_file(tmp_path: Path) -> None:
+    """Hydra's sweep grammar on the command line and in hydra.sweeper.params, as in
+    hydra-optuna-sweeper: real Optuna distributions under the dotted names."""
+    proc = sweep(tmp_path, "+sweep=basic", "y=tag(log,interval(0.01,1.0))", "opt=choice(a,b)",
+                 "hydra.sweeper.params={n:'range(1,4)'}", "hydra.sweeper.summary=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = load(tmp_path).trials
+    assert len(trials) == 6
+    dists = trials[0].distributions
+    assert dists["y"] == optuna.distributions.FloatDistribution(0.01, 1.0, log=True)
+    assert dists["n"] == optuna.distributions.IntDistribution(1, 3)
+    assert dists["opt"] == optuna.distributions.CategoricalDistribution(["a", "b"])
+    assert isinstance(dists["x"], optuna.distributions.FloatDistribution)  # the file's, kept
+    for t in trials:
+        assert 0.01 <= t.params["y"] <= 1.0 and t.params["n"] in (1, 2, 3)
+
+
+def test_wrapper_form_loads_the_same_file(tmp_path: Path) -> None:
+    """`sweep_params=sweep/NAME` (what devops/sweep.sh passes) runs what `+sweep=NAME` runs,
+    and command-line counts work in both forms."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for d, form in ((a, "+sweep=basic"), (b, "++sweep_params=sweep/basic")):
+        proc = sweep(d, form, "rollout_count=2", "hydra.sweeper.summary=false")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [t.params for t in load(a).trials] == [t.params for t in load(b).trials]
+    assert len(load(b).trials) == 4
 
 
 def test_grid_exhausts_the_product(tmp_path: Path) -> None:
@@ -160,6 +195,18 @@ def test_missing_sweep_is_a_clear_error(tmp_path: Path) -> None:
     proc = sweep(tmp_path, "x=0.1,0.2")
     assert proc.returncode != 0
     assert "+sweep=NAME" in proc.stderr
+
+
+def test_sweep_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    """Without HYDRA_FULL_ERROR a sweep's own errors read as the CLI's do: no traceback."""
+    proc = sweep(tmp_path, "+sweep=basic", "fail=all", full_error=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("error: "))
+    assert "hydra.sweeper.max_failure_rate" in line and "raise max_failure_rate" in line
+    missing = sweep(tmp_path, "++sweep_params=sweep/nope", full_error=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "known sweeps" in missing.stderr or "not found" in missing.stderr
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])

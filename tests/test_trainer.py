@@ -141,6 +141,17 @@ def test_same_seed_same_run_and_another_seed_differs(tmp_path: Path) -> None:
         runs[2]["reward"],
         runs[2]["episode_return"],
     )
+    # The scalars could agree by chance; the trained weights cannot.
+    weights = [saved_agent(tmp_path / str(i)) for i in range(3)]
+    assert weights[0].keys() == weights[1].keys() == weights[2].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+def saved_agent(run_dir: Path) -> dict[str, torch.Tensor]:
+    """The model state_dict in a run directory's checkpoint."""
+    saved = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    return saved["ppo"]["agent"]
 
 
 def test_resume_continues_from_the_checkpoint_exactly(tmp_path: Path) -> None:
@@ -174,14 +185,98 @@ def test_checkpoint_of_another_geometry_is_refused(tmp_path: Path) -> None:
         train(make_cfg("trainer.total_timesteps=1024", "env.num_envs=16"), tmp_path)
 
 
-def test_lstm_policy_and_sgd_train(tmp_path: Path) -> None:
-    for i, extra in enumerate(
-        (("trainer.use_lstm=true", "trainer.minibatch_size=64"), ("trainer.optimizer=sgd",))
-    ):
-        result = train(make_cfg("trainer.total_timesteps=1024", *extra), tmp_path / str(i))
-        assert result["cost"] == 1024 and math.isfinite(result["reward"])
+def test_lstm_policy_learns_clearly_better_than_random(tmp_path: Path) -> None:
+    cfg = make_cfg(
+        "trainer.total_timesteps=4096", "trainer.use_lstm=true", "trainer.minibatch_size=64"
+    )
+    env, eval_env = make_env(cfg.env), make_env(cfg.env, num_envs=int(cfg.trainer.eval_episodes))
+    random_reward = PPO(cfg.trainer, env, eval_env).evaluate(random_policy=True)
+    result = train(cfg, tmp_path)
+    assert result["cost"] == 4096
+    # By hand: ~5.7 after 4,096 steps against a random policy's ~0.8.
+    assert result["reward"] > max(2 * random_reward, random_reward + 2.0), (result, random_reward)
+    # The LSTM is what ran: its weights are in the model and its state rides the checkpoint.
+    assert any(key.startswith("lstm.") for key in saved_agent(tmp_path))
+    saved = torch.load(tmp_path / CHECKPOINT, map_location="cpu", weights_only=True)
+    assert saved["ppo"]["state"] is not None
+
+
+def test_sgd_trains_and_an_unknown_optimizer_is_refused(tmp_path: Path) -> None:
+    result = train(
+        make_cfg("trainer.total_timesteps=1024", "trainer.optimizer=sgd"), tmp_path / "0"
+    )
+    assert result["cost"] == 1024 and math.isfinite(result["reward"])
     with pytest.raises(SweepError, match="optimizer"):
         train(make_cfg("trainer.total_timesteps=512", "trainer.optimizer=rmsprop"), tmp_path / "x")
+
+
+class RecordingLogger:
+    """Stands in for W&B: keeps what the run logged and its summary."""
+
+    def __init__(self) -> None:
+        self.logged: list[dict[str, float]] = []
+        self.summarized: dict[str, float] = {}
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.logged.append(dict(metrics))
+
+    def summary(self, metrics: dict[str, float]) -> None:
+        self.summarized = dict(metrics)
+
+    def finish(self, exit_code: int = 0) -> None:
+        del exit_code
+
+
+def run_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides: str
+) -> tuple[dict[str, float], RecordingLogger]:
+    recorder = RecordingLogger()
+    monkeypatch.setattr("train.main.make_logger", lambda cfg, run_dir: recorder)
+    return train(make_cfg(*overrides), tmp_path), recorder
+
+
+def test_run_too_short_for_an_episode_warns_once_and_hides_the_nan_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 512 steps over 32 envs: 16 steps per env copy, episodes last 32.
+    with caplog.at_level(logging.INFO, logger="train.main"):
+        result, recorder = run_recorded(tmp_path, monkeypatch, "trainer.total_timesteps=512")
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "no training episode will finish" in warned[0], warned
+    for text in ("trainer.total_timesteps", "env.num_envs", "env.game.max_steps (32)", "=1024"):
+        assert text in warned[0]
+    assert "episode_return" not in result and "episode_return" not in recorder.summarized
+    assert recorder.logged and not any("charts/episode_return" in m for m in recorder.logged)
+    done = [r.getMessage() for r in caplog.records if r.getMessage().startswith("done:")]
+    assert len(done) == 1 and "episode_return" not in done[0] and "nan" not in done[0]
+
+
+def test_finished_episodes_are_logged_and_returned_without_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="train.main"):
+        result, recorder = run_recorded(tmp_path, monkeypatch, "trainer.total_timesteps=1024")
+    assert not caplog.records
+    assert math.isfinite(result["episode_return"])
+    assert recorder.summarized["episode_return"] == result["episode_return"]
+    iterations = [m for m in recorder.logged if "losses/policy_loss" in m]  # not eval/reward
+    assert len(iterations) == 2
+    assert "charts/episode_return" not in iterations[0]  # 16 of 32 steps: none ended yet
+    assert math.isfinite(iterations[1]["charts/episode_return"])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_protein_working_finishes_episodes_under_every_profile(profile: str) -> None:
+    """The sweep's fixed overrides apply after the profile; every batch it may draw must let
+    each env copy play at least one whole episode, or the rewards it ranks are noise."""
+    sweep = OmegaConf.load(ROOT / "conf" / "sweep" / "protein_working.yaml").sweep
+    fixed = {"trainer": sweep.trainer, "env": sweep.env}
+    cfg = OmegaConf.merge(make_cfg(f"+hardware={profile}"), fixed)
+    batch = sweep.parameters["trainer.batch_size"]
+    for batch_size in (int(batch["min"]), int(batch["max"])):
+        tcfg = OmegaConf.merge(cfg.trainer, {"batch_size": batch_size, "minibatch_size": 64})
+        sizes = resolve_sizes(tcfg, int(cfg.env.num_envs))
+        assert sizes.num_iterations * sizes.num_steps >= int(cfg.env.game.max_steps), profile
 
 
 def test_report_hook_stops_the_run_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

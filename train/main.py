@@ -10,6 +10,7 @@ from its checkpoint, and a finished one returns its saved metrics without traini
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -42,7 +43,8 @@ def train(cfg: DictConfig, run_dir: Path | str) -> dict[str, float]:
         Floats: ``reward`` (mean episode reward of the final evaluation), ``cost`` (env
         steps trained), ``runtime`` (training seconds, over restarts), ``sps`` (env steps per
         second of the last training session), ``best_reward``, ``episode_return`` (last training
-        episodes), ``iterations`` and ``stopped_early`` (1.0 when the sweep stopped the run).
+        episodes; left out until one has ended), ``iterations`` and ``stopped_early`` (1.0 when
+        the sweep stopped the run).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,7 @@ def _run(cfg: DictConfig, run_dir: Path, device: torch.device, logger: Logger) -
     env = make_env(cfg.env, device=device, seed=seed)
     eval_env = make_env(cfg.env, num_envs=int(tcfg.eval_episodes), device=device, seed=seed)
     ppo = PPO(tcfg, env, eval_env)
+    _warn_if_no_episode_ends(ppo, int(env.game.max_steps))
     progress = _Progress()
     _resume(ppo, progress, run_dir / CHECKPOINT)
     total = ppo.sizes.num_iterations * ppo.sizes.batch_size
@@ -128,7 +131,10 @@ def _run(cfg: DictConfig, run_dir: Path, device: torch.device, logger: Logger) -
         stats = ppo.iterate()
         progress.runtime = session_start_runtime + time.perf_counter() - start
         sps = (ppo.global_step - start_step) / max(time.perf_counter() - start, 1e-9)
-        logger.log({k: float(v) for k, v in stats.items()} | {"charts/SPS": sps}, ppo.global_step)
+        logger.log(
+            _finite_return({k: float(v) for k, v in stats.items()}) | {"charts/SPS": sps},
+            ppo.global_step,
+        )
         if _crossed(before, ppo.global_step, eval_every):
             _evaluate(ppo, progress, logger, total)
         if _crossed(before, ppo.global_step, ckpt_every):
@@ -143,6 +149,40 @@ def _run(cfg: DictConfig, run_dir: Path, device: torch.device, logger: Logger) -
     progress.finished = True
     _save(ppo, progress, run_dir / CHECKPOINT)
     return _metrics(ppo, progress)
+
+
+def _warn_if_no_episode_ends(ppo: PPO, max_steps: int) -> None:
+    """Warn when each env copy steps fewer than ``max_steps`` times in the whole run.
+
+    Episodes all last ``max_steps``, so such a run never sees one end: ``episode_return``
+    stays unknown and the value targets never see a terminal, which makes a sweep rank noise.
+    """
+    sizes = ppo.sizes
+    per_env = sizes.num_iterations * sizes.num_steps  # total_timesteps (rounded up) // num_envs
+    if per_env >= max_steps:
+        return
+    # A power of two keeps the suggested num_envs dividing the (power-of-two) batch sizes.
+    envs = 1 << (max(1, sizes.num_iterations * sizes.batch_size // max_steps).bit_length() - 1)
+    log.warning(
+        "no training episode will finish: trainer.total_timesteps // env.num_envs = %d steps "
+        "per env copy < env.game.max_steps (%d); use trainer.total_timesteps=%d or more, "
+        "env.num_envs=%d or fewer, or env.game.max_steps=%d or fewer",
+        per_env,
+        max_steps,
+        max_steps * sizes.num_envs,
+        envs,
+        per_env,
+    )
+
+
+def _finite_return(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` without ``episode_return`` while it is NaN (no training episode ended yet).
+
+    A NaN would read as a real value in W&B charts, the sweep's results and the summary.
+    """
+    return {
+        k: v for k, v in metrics.items() if not (k.endswith("episode_return") and math.isnan(v))
+    }
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
@@ -164,16 +204,18 @@ def _evaluate(ppo: PPO, progress: _Progress, logger: Logger, total: int) -> None
 
 
 def _metrics(ppo: PPO, progress: _Progress) -> dict[str, float]:
-    return {
-        "reward": float(progress.reward),
-        "cost": float(ppo.global_step),
-        "runtime": float(progress.runtime),
-        "sps": float(progress.sps),
-        "best_reward": float(progress.best_reward),
-        "episode_return": float(ppo.last_return),
-        "iterations": float(ppo.iteration),
-        "stopped_early": 1.0 if progress.stopped_early else 0.0,
-    }
+    return _finite_return(
+        {
+            "reward": float(progress.reward),
+            "cost": float(ppo.global_step),
+            "runtime": float(progress.runtime),
+            "sps": float(progress.sps),
+            "best_reward": float(progress.best_reward),
+            "episode_return": float(ppo.last_return),
+            "iterations": float(ppo.iteration),
+            "stopped_early": 1.0 if progress.stopped_early else 0.0,
+        }
+    )
 
 
 # -- TRY NOT TO MODIFY: checkpoints ------------------------------------------------------

@@ -55,7 +55,7 @@ def _positive(key: str, value: Any) -> int:
 def resolve_sizes(trainer: Any, num_envs: int) -> Sizes:
     """Derive and check ``num_steps``, ``minibatch_size`` and the iteration count.
 
-    Rules (documented in train/README_SECTION.md):
+    Rules (README.md, "Batch size, number of envs, rollout length"):
     - ``batch_size = env.num_envs * num_steps``. With ``num_steps: null`` it is derived as
       ``batch_size // env.num_envs``; ``batch_size`` must then be a multiple of ``num_envs``.
       With ``num_steps`` set, ``batch_size`` must equal the product (or be null).

@@ -43,7 +43,9 @@ def compose_config(config_dir: str, config_name: str, overrides: list[str]) -> d
 def split_sweep_keys(plain: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the config the runs see, the sweep's own keys as Hydra composed them)."""
     config = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
-    own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples") if k in plain}
+    # None is the app config's placeholder (train.yaml), not a value: the file's wins.
+    own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples")
+           if plain.get(k) is not None}
     return config, own
 
 

@@ -375,6 +375,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _count(n: Any, noun: str) -> str:
+    """``1 run``, ``3 runs``; an unknown count (None) reads ``- runs``."""
+    return f"{_fmt(n)} {noun}" + ("" if n == 1 else "s")
+
+
 def _short_names(paths: list[str]) -> dict[str, str]:
     """The shortest dotted suffix of each path that no other path shares."""
     short: dict[str, str] = {}
@@ -417,7 +422,7 @@ def _counts_text(report: SweepReport) -> str:
     words = {"COMPLETE": "complete", "FAIL": "failed", "PRUNED": "pruned", "RUNNING": "running"}
     counts = {words[k]: v for k, v in report.counts.items() if v}
     detail = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return f"{len(report.trials)} runs" + (f" ({detail})" if detail else "")
+    return _count(len(report.trials), "run") + (f" ({detail})" if detail else "")
 
 
 # --------------------------------------------------------------------------- table
@@ -465,8 +470,8 @@ def _sweep_section(report: SweepReport) -> Iterable[Any]:
         ("metric", f"{report.metric} ({report.goal})"),
         (
             "rounds",
-            f"{_fmt(rounds)} rounds × {_fmt(per_round)} runs per round"
-            + (f" = {planned} runs" if planned is not None else ""),
+            f"{_count(rounds, 'round')} × {_count(per_round, 'run')} per round"
+            + (f" = {_count(planned, 'run')}" if planned is not None else ""),
         ),
         ("runs", _counts_text(report)),
         ("seed", spec.get("seed")),
@@ -518,7 +523,7 @@ def _rounds_section(report: SweepReport) -> Iterable[Any]:
     for round_, trials in report.rounds.items():
         best = report.round_best(round_)
         label = f"Round {round_}" if round_ is not None else "Runs without a round"
-        title = f"{label}: {len(trials)} runs"
+        title = f"{label}: {_count(len(trials), 'run')}"
         if best is not None:
             title += f", best {report.metric} {_fmt(best.value)} ({_run_name(best)})"
         table = Table(title=title, title_justify="left")

@@ -6,7 +6,7 @@ every application start.
 
 # No `from __future__ import annotations` here: Hydra's plugin scan executes this module
 # before it is in sys.modules, and dataclasses cannot resolve string annotations then.
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -36,7 +36,8 @@ class NestedSweeperConf:
     # Seed of the search method; null means the sweep file's `seed`, else 0.
     seed: int | None = None
 
-    # Stop the sweep with an error once more than this fraction of finished runs failed.
+    # Stop the sweep with an error once failed runs exceed this fraction of the planned runs
+    # (rollout_count × num_samples). Runs of a killed worker (reason: interrupted) don't count.
     max_failure_rate: float = 0.5
 
     # Seconds a run may take before it is recorded FAIL (reason: timeout); null for no limit.
@@ -44,13 +45,15 @@ class NestedSweeperConf:
 
     # Hydra sweep grammar for extra search spaces, as in hydra-optuna-sweeper:
     # {trainer.learning_rate: "tag(log, interval(1e-5, 1e-2))"}. Command-line sweeps join these.
-    params: dict[str, str] | None = None
+    # Typed Any, not a dict: Hydra's config is in struct mode, so a dict default would refuse
+    # `hydra.sweeper.params={x: 'range(1,4)'}` on the command line (new keys).
+    params: Any = None
 
     # Print the summary when the sweep ends.
     summary: bool = True
 
-    # Extra arguments forwarded to the search method (e.g. {n_startup_trials: 5}).
-    method_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Extra arguments forwarded to the search method (e.g. {n_startup_trials: 5}); Any as above.
+    method_kwargs: Any = None
 
 
 # Legacy `${ss:KIND, MIN, MAX[, CENTER]}` markers resolve to their centre in plain runs; the
