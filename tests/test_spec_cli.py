@@ -33,7 +33,7 @@ def test_validate_prints_the_resolved_space(cli) -> None:
     assert "trainer.learning_rate" in out and "log_normal" in out
     assert "trainer.batch_size" in out and "uniform_pow2" in out
     assert "trainer.total_timesteps" in out and "2048" in out
-    assert "3 rounds × 1 runs" in out
+    assert "3 rounds × 1 run" in out and "1 runs" not in out
 
 
 def test_nested_and_dotted_parameters_flatten_alike(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ def test_a_file_outside_conf_is_validated_not_its_namesake(cli, tmp_path: Path) 
     code, out, err = cli("validate", path)
     assert code == 0, err
     text = " ".join(out.split())  # rich wraps the long first line
-    assert "method random, maximize 'reward', 7 rounds × 1 runs" in text
+    assert "method random, maximize 'reward', 7 rounds × 1 run" in text
 
 
 def test_nested_fixed_overrides_into_leaves_still_work(cli, tmp_path: Path) -> None:

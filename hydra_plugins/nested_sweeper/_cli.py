@@ -156,12 +156,16 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def print_spec(spec: Any, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=out, width=120, highlight=False)
-    rounds = f"{spec.rollout_count} rounds × {spec.num_samples} runs"
+    rounds = f"{plural(spec.rollout_count, 'round')} × {plural(spec.num_samples, 'run')}"
     console.print(f"{spec.file}: valid — method {spec.method}, {spec.goal} '{spec.metric}', {rounds}")
     table = Table(title="search space", title_justify="left")
     for column in ("path", "distribution", "range", "centre", "scale", "when"):

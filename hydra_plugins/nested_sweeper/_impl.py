@@ -25,7 +25,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from ._cli import display_path, split_sweep_keys
+from ._cli import display_path, plural, split_sweep_keys
 from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
 from ._run import RunOutcome, TrialRunner, hide_password
@@ -177,8 +177,9 @@ class SweepLoop:
             log.info("marked %d interrupted run(s) FAIL: trials %s", len(interrupted), interrupted)
         records = self.study.records()
         self._note_best(records)
-        log.info("sweep '%s': %s, %d rounds × %d runs, study %s (%d finished before)",
-                 self.spec.file, self.method.name, self.spec.rollout_count, self.spec.num_samples,
+        log.info("sweep '%s': %s, %s × %s, study %s (%d finished before)",
+                 self.spec.file, self.method.name, plural(self.spec.rollout_count, "round"),
+                 plural(self.spec.num_samples, "run"),
                  hide_password(self.storage), count(records, TrialState.COMPLETE, TrialState.PRUNED))
         with progress_bar(self.target) as self.advance:
             self._rounds()
