@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import matplotlib.image
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -274,6 +276,8 @@ def test_plots_are_four_nonempty_pngs(sweep: Path) -> None:
         assert path.read_bytes()[:8] == PNG_MAGIC
         width, height = _png_size(path)
         assert width > 100 and height > 100
+        pixels = matplotlib.image.imread(path)  # something is drawn: not a blank canvas
+        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50
 
 
 @pytest.mark.parametrize("complete", [0, 1])
