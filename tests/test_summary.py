@@ -340,27 +340,20 @@ def test_report_without_spec_or_trials(tmp_path: Path) -> None:
     not (REPO / "hydra_plugins" / "nested_sweeper" / "_cli.py").exists(),
     reason="_cli.py not written yet",
 )
+def summarize_script(*args: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The JSON that devops/summarize_sweep.sh prints for ``args``."""
+    done = subprocess.run(["bash", str(REPO / "devops" / "summarize_sweep.sh"), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_devops_script_prints_json(sweep: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
-    done = subprocess.run(
-        [
-            "bash",
-            str(REPO / "devops" / "summarize_sweep.sh"),
-            "demo",
-            "--format",
-            "json",
-            "--train-dir",
-            str(sweep.parents[1]),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["best"]["run_name"] == "demo.r.2"
+    out = summarize_script("demo", "--format", "json", "--train-dir", str(sweep.parents[1]),
+                           cwd=REPO, env=env)
+    assert out["best"]["run_name"] == "demo.r.2"
 
 
 def test_devops_script_works_from_another_directory(sweep: Path) -> None:
@@ -369,15 +362,5 @@ def test_devops_script_works_from_another_directory(sweep: Path) -> None:
     if not (REPO / ".venv" / "bin" / "python").exists():
         pytest.skip("needs the repo's .venv (make test creates it)")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "PYTHONPATH")}
-    script = REPO / "devops" / "summarize_sweep.sh"
-    done = subprocess.run(
-        ["bash", str(script), "demo", "--format", "json"],
-        cwd=sweep.parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["best"]["run_name"] == "demo.r.2"
+    out = summarize_script("demo", "--format", "json", cwd=sweep.parents[2], env=env)
+    assert out["best"]["run_name"] == "demo.r.2"
