@@ -164,31 +164,62 @@ def test_run_timeout_fails_the_run(tmp_path: Path) -> None:
     assert t.state.name == "FAIL" and "timeout after 0.5s" in t.user_attrs["fail_reason"]
 
 
-def test_sigkill_mid_round_then_resume(tmp_path: Path) -> None:
+def kill_once_runs_started(tmp_path: Path, args: list[str], runs: int) -> None:
+    """Start a sweep and SIGKILL it once its ``runs``-th run is under way."""
     env = {**os.environ, "QUAD_OUT": str(tmp_path)}
-    args = [sys.executable, str(APP), "-m", "+sweep=basic", "sleep=1.5", "hydra.sweeper.summary=false"]
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     db = tmp_path / "sweep" / "quad" / "sweep.db"
     deadline = time.time() + 120
-    while time.time() < deadline:  # kill once the third run is under way
-        if db.exists() and len(list((tmp_path / "sweep" / "quad" / "runs").glob("*"))) >= 3:
+    while time.time() < deadline:
+        if db.exists() and len(list((tmp_path / "sweep" / "quad" / "runs").glob("*"))) >= runs:
             break
         time.sleep(0.2)
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = load(tmp_path)
-    assert "RUNNING" in states(before)
-    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def check_resumed(tmp_path: Path, planned: int) -> dict[str, int]:
+    """The study after a kill and a rerun: exactly the planned runs finished (COMPLETE or
+    PRUNED), the killed one FAIL (interrupted), one run directory per trial, none shared."""
     study = load(tmp_path)
     s = states(study)
-    assert s["COMPLETE"] == 6
+    assert s.get("COMPLETE", 0) + s.get("PRUNED", 0) == planned and "RUNNING" not in s, s
     interrupted = [t for t in study.trials if t.state.name == "FAIL"]
     assert interrupted and all(t.user_attrs["fail_reason"] == "interrupted" for t in interrupted)
     names = {d.name for d in run_dirs(tmp_path)}
     assert names <= {f"quad.r.{t.number}" for t in study.trials}
-    assert {f"quad.r.{t.number}" for t in study.trials if t.state.name == "COMPLETE"} <= names
+    assert {f"quad.r.{t.number}" for t in study.trials if t.state.name != "FAIL"} <= names
+    return s
+
+
+def test_sigkill_mid_round_then_resume(tmp_path: Path) -> None:
+    args = [sys.executable, str(APP), "-m", "+sweep=basic", "sleep=1.5", "hydra.sweeper.summary=false"]
+    kill_once_runs_started(tmp_path, args, 3)
+    assert "RUNNING" in states(load(tmp_path))
+    done = subprocess.run(args, cwd=tmp_path, env={**os.environ, "QUAD_OUT": str(tmp_path)},
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert check_resumed(tmp_path, 6)["COMPLETE"] == 6
+
+
+def test_sigkill_during_hyperband_then_resume(tmp_path: Path) -> None:
+    """PRUNED runs from before the kill count as finished: exactly 12 runs end COMPLETE or
+    PRUNED, each PRUNED one with its last reported value, and the rerun prunes too."""
+    args = [sys.executable, str(APP), "-m", "+sweep=hyperband", "steps=9", "sleep=1.0",
+            "hydra.sweeper.summary=false"]
+    kill_once_runs_started(tmp_path, args, 6)
+    before = states(load(tmp_path))
+    assert before.get("RUNNING") == 1 and before.get("PRUNED", 0) >= 1, before
+    done = subprocess.run(args, cwd=tmp_path, env={**os.environ, "QUAD_OUT": str(tmp_path)},
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    s = check_resumed(tmp_path, 12)
+    assert s["PRUNED"] > before["PRUNED"], s
+    for t in load(tmp_path).trials:
+        if t.state.name == "PRUNED":
+            assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)])
 
 
 def test_missing_sweep_is_a_clear_error(tmp_path: Path) -> None:
