@@ -116,7 +116,7 @@ def test_grid_exhausts_the_product(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_other_launchers(tmp_path: Path, launcher: str) -> None:
-    args = ["+sweep=basic", f"hydra/launcher={launcher}", "rollout_count=2", "hydra.sweeper.summary=false"]
+    args = ["+sweep=basic", f"hydra/launcher={launcher}", "rollout_count=2"]
     if launcher == "joblib":
         args.append("hydra.launcher.n_jobs=2")
     proc = sweep(tmp_path, *args)
@@ -128,6 +128,8 @@ def test_other_launchers(tmp_path: Path, launcher: str) -> None:
         p = trial.params
         assert trial.value == pytest.approx(
             -((p["x"] - 0.3) ** 2) - (p["y"] + 1) ** 2 + {"a": 0, "b": 0.5, "c": 0.25}[p["opt"]])
+    best = max(study.trials, key=lambda t: t.value)
+    assert f"Best run: quad.r.{best.number} " in proc.stdout  # the summary names the best run
 
 
 def test_failures_are_recorded_and_replaced(tmp_path: Path) -> None:
