@@ -22,7 +22,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Everything, the 1,000-run sweep included (~1.5 min of ~6); `make test-quick` skips the
+# Everything, the 1,000-run sweep included (~1.5 min of ~7); `make test-quick` skips the
 # `slow` tests.
 test: lint
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc

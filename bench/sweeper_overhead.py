@@ -151,28 +151,6 @@ def install_timers(timers: dict[str, float]) -> None:
     _impl.NestedSweeperImpl.setup = setup_and_time_launcher
 
 
-def use_sqlite_wal() -> None:
-    """What-if: SQLite in WAL mode with synchronous=NORMAL (fewer fsyncs per commit)."""
-    from sqlalchemy import event
-
-    from hydra_plugins.nested_sweeper import _study
-
-    make = _study.make_storage
-
-    def make_wal(url: str) -> Any:
-        storage = make(url)
-        if url.startswith("sqlite"):
-            @event.listens_for(storage.engine, "connect")
-            def _pragmas(con: Any, _record: Any) -> None:
-                con.execute("PRAGMA journal_mode=WAL")
-                con.execute("PRAGMA synchronous=NORMAL")
-
-            storage.engine.dispose()  # reconnect with the pragmas
-        return storage
-
-    _study.make_storage = make_wal
-
-
 def child(opts: argparse.Namespace) -> None:
     import hydra
     import optuna
@@ -188,8 +166,6 @@ def child(opts: argparse.Namespace) -> None:
         rounds=opts.rounds, samples=opts.samples, method=opts.method))
     timers = {f"{k}{cpu}": 0.0 for k in ("loop", "suggest", "launch") for cpu in ("", "_cpu")}
     install_timers(timers)
-    if opts.wal:
-        use_sqlite_wal()
     storage = opts.storage or f"sqlite:///{opts.dir}/sweep/bench/sweep.db"
     sys.argv = ["bench", "-m", "+sweep=bench", f"sleep={opts.sleep}", f"hydra.sweeper.storage={storage}",
                 "hydra.sweeper.summary=false", "hydra.sweeper.max_failure_rate=0.0",
@@ -224,7 +200,7 @@ def child_basic(opts: argparse.Namespace, conf: Path) -> None:
 
 
 def run_child(method: str, rounds: int, samples: int, *, sleep: float = 0.0,
-              launcher: list[str] = (), storage: str | None = None, wal: bool = False) -> dict:
+              launcher: list[str] = (), storage: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="sweeper-bench-") as tmp:
         result = Path(tmp) / "result.json"
         cmd = [sys.executable, __file__, "--child", "--dir", tmp, "--result", str(result),
@@ -232,8 +208,6 @@ def run_child(method: str, rounds: int, samples: int, *, sleep: float = 0.0,
                "--sleep", str(sleep), "--quiet"]
         if storage:
             cmd += ["--storage", storage]
-        if wal:
-            cmd.append("--wal")
         cmd += ["--", *launcher]
         env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
@@ -287,8 +261,6 @@ def main() -> None:
     parser.add_argument("--parallel-runs", type=int, default=32)
     parser.add_argument("--sleep", type=float, default=1.0)
     parser.add_argument("--storage", default=None, help="SQLAlchemy URL (default: SQLite file)")
-    parser.add_argument("--wal", action="store_true",
-                        help="what-if: SQLite in WAL mode with synchronous=NORMAL")
     parser.add_argument("--no-overhead", action="store_true")
     parser.add_argument("--no-parallel", action="store_true")
     parser.add_argument("--json", default=None, help="also write the figures here")
@@ -307,7 +279,7 @@ def main() -> None:
         return
 
     print(f"machine: {machine()}")
-    storage = opts.storage or ("SQLite file, WAL" if opts.wal else "SQLite file")
+    storage = opts.storage or "SQLite file"
     out: dict[str, Any] = {"machine": machine(), "storage": storage}
     if not opts.no_overhead:
         rows = []
@@ -316,7 +288,7 @@ def main() -> None:
             assert peer["runs"] == runs, f"basic sweeper: {peer['runs']} of {runs} runs"
             basic_ms = 1000 * (peer["loop"] - peer["objective"]) / runs
             for method in opts.methods:
-                figures = run_child(method, runs, 1, storage=opts.storage, wal=opts.wal)
+                figures = run_child(method, runs, 1, storage=opts.storage)
                 row = overhead_row(method, runs, figures)
                 row["vs_basic"] = f"{row['total_ms'] / basic_ms:.2f}x"
                 rows.append(row)
@@ -336,8 +308,7 @@ def main() -> None:
         rounds = max(1, opts.parallel_runs // samples)
         for k in opts.workers:
             figures = run_child("random", rounds, samples, sleep=opts.sleep, storage=opts.storage,
-                                wal=opts.wal, launcher=["hydra/launcher=joblib",
-                                                        f"hydra.launcher.n_jobs={k}"])
+                                launcher=["hydra/launcher=joblib", f"hydra.launcher.n_jobs={k}"])
             ideal = figures["runs"] * opts.sleep / k
             # What the launcher and sweeper add to each wave of k parallel runs.
             per_wave = (figures["loop"] - ideal) / (figures["runs"] / k)

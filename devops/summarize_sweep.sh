@@ -15,13 +15,9 @@ if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
     [[ $# -ge 1 ]] && exit 0 || exit 2
 fi
 
-if [[ -n "${PYTHON:-}" ]]; then
-    python="$PYTHON"
-elif [[ -x "$ROOT/.venv/bin/python" ]]; then
-    python="$ROOT/.venv/bin/python"
-else
-    python="python3"
-fi
+# shellcheck source=devops/python.sh
+source "$ROOT/devops/python.sh"
+python="$(repo_python "$ROOT")"
 
 # The repo first on the import path: a python3 without the editable install still finds it.
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

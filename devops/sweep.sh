@@ -52,13 +52,9 @@ if [[ -z "$train_dir" && -n "$user_name" && -f "$ROOT/conf/user/$user_name.yaml"
 fi
 train_dir="${train_dir:-train_dir}"
 
-if [[ -n "${PYTHON:-}" ]]; then
-    python="$PYTHON"
-elif [[ -x "$ROOT/.venv/bin/python" ]]; then
-    python="$ROOT/.venv/bin/python"
-else
-    python="python3"
-fi
+# shellcheck source=devops/python.sh
+source "$ROOT/devops/python.sh"
+python="$(repo_python "$ROOT")"
 
 status=0
 "$python" "$ROOT/train.py" -m "$@" || status=$?

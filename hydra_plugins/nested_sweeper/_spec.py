@@ -248,7 +248,7 @@ def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
 
 
 def _has_separator(name: str) -> bool:
-    return any(sep and sep in name for sep in (os.sep, os.altsep, "/"))
+    return "/" in name or os.sep in name or bool(os.altsep and os.altsep in name)
 
 
 def _not_a_sweep_file(path: Path, known: list[str]) -> SweepError:
