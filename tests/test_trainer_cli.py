@@ -46,6 +46,11 @@ def done_metrics(output: str) -> dict[str, float]:
         (["--config-name=train", "--multirun", "-m"], ["--config-name=train", "--multirun", "-m"]),
         (["--cfg", "job", "--help"], ["--cfg", "job", "--help"]),
         (["+hardware=cpu", "--=x"], ["+hardware=cpu", "--=x"]),
+        # argparse's space-separated spelling; negative numbers are values, options are not.
+        (["--trainer.learning_rate", "1e-4", "-m"], ["trainer.learning_rate=1e-4", "-m"]),
+        (["--trainer.gamma", "-0.5", "--run", "x"], ["trainer.gamma=-0.5", "--run", "x"]),
+        (["--trainer.gamma", "--multirun"], ["--trainer.gamma", "--multirun"]),
+        (["--config-name", "train", "--info", "plugins"], ["--config-name", "train", "--info", "plugins"]),
     ],
 )
 def test_wandb_agent_arguments_become_overrides(argv: list[str], expected: list[str]) -> None:
@@ -71,6 +76,23 @@ def test_agent_form_run_trains_with_those_values(tmp_path: Path) -> None:
     assert (run_dir / "checkpoint.pt").exists() and (run_dir / ".hydra").is_dir()
     metrics = done_metrics(proc.stdout + proc.stderr)
     assert metrics["cost"] == 1024 and set(metrics) >= {"reward", "cost", "runtime", "sps"}
+
+
+def test_space_separated_arguments_train_with_those_values(tmp_path: Path) -> None:
+    """The hierarchical-sweep guide's `python train.py --trainer.learning_rate 1e-4`."""
+    proc = run_train(
+        "--trainer.learning_rate", "1e-4",
+        "--trainer.total_timesteps", "1024",
+        "--run=spaced",
+        f"train_dir={tmp_path}",
+        "+hardware=cpu",
+        "trainer.batch_size=1024",
+        "trainer.minibatch_size=512",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = yaml.safe_load((tmp_path / "spaced" / "config.yaml").read_text())
+    assert saved["trainer"]["learning_rate"] == 1e-4
+    assert saved["trainer"]["total_timesteps"] == 1024
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
