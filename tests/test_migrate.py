@@ -199,7 +199,12 @@ def test_migration_is_idempotent(name: str) -> None:
 
 
 def test_shipped_sweep_files_need_no_migration() -> None:
-    shipped = sorted((ROOT / "conf" / "sweep").glob("*.yaml"))
+    import subprocess
+
+    # the files the repo ships (git-tracked), not scratch files a run left in conf/sweep
+    listed = subprocess.run(["git", "ls-files", "conf/sweep/*.yaml"], cwd=ROOT, text=True,
+                            capture_output=True, check=True).stdout.split()
+    shipped = sorted(ROOT / name for name in listed)
     assert shipped
     for path in shipped:
         text = path.read_text()
@@ -229,14 +234,18 @@ def test_unknown_root_keys_and_seed_move_with_a_note() -> None:
     result = migrate("""
         seed: 3
         num_random_samples: 5
+        eval_suite: {episodes: 4}
         trainer:
           learning_rate: ${ss:log, 1e-4, 1e-2}
     """)
     out = yaml.safe_load(result.text)
-    assert out["sweep"]["num_random_samples"] == 5
+    # CARBS's warm-up count is our protein's n_init, not a config override
+    assert out["sweep"]["method_kwargs"] == {"n_init": 5}
+    assert "num_random_samples" not in out["sweep"]
+    assert out["sweep"]["eval_suite"] == {"episodes": 4}
     assert out["sweep"]["parameters"]["seed"] == {"value": 3}  # the run's seed, not the search's
     assert "trainer" not in out["sweep"]  # it held only a marker
-    assert any("num_random_samples" in c and "not a config group" in c for c in result.changes)
+    assert any("eval_suite" in c and "not a config group" in c for c in result.changes)
 
 
 def test_markers_under_sweep_groups_and_in_parameters_become_parameters() -> None:

@@ -19,8 +19,16 @@ log     ``log_normal``     geometric mean ``sqrt(min * max)``
 linear  ``uniform``        middle ``(min + max) / 2``
 pow2    ``uniform_pow2``   power of two nearest the geometric mean (lower on ties)
 int     ``int_uniform``    middle rounded half up
-logit   ``logit_normal``   middle in logit space (bounds clamped to ``(eps, 1-eps)``)
+logit   ``logit_normal``   middle in logit space; middle ``(min + max) / 2`` when a
+                           bound sits on 0 or 1 (see below)
+choice  ``values: [...]``  the first value (``${ss:choice, adam, sgd}``)
 ======  =================  ===================================================
+
+Logit centres: logit is infinite at 0 and 1, so a centre "in logit space" of a range that
+touches them depends only on how far the bound is clamped (``[0.05, 1.0]`` would get 0.9957).
+Such a range gets the middle of the bounds as written, ``(min + max) / 2`` (0.525), and only
+the bounds themselves are clamped to ``LOGIT_EPS`` inside; a range strictly inside (0, 1)
+keeps its logit-space middle (``[0.9, 0.999]`` -> 0.9905, as CARBS searches it).
 
 Every parameter gets ``scale: 0.5``, Protein's "auto" width on its [-1, 1] normalized scale
 (a CARBS ``space:`` block's own ``scale`` is kept by ``_migrate``). Logit bounds at 0 or 1
@@ -53,24 +61,28 @@ KINDS: dict[str, str] = {
     "int": "int_uniform",
     "logit": "logit_normal",
 }
+# Categorical markers list their values: ${ss:choice, adam, sgd} (``categorical`` is an alias).
+CHOICE_KINDS = ("choice", "categorical")
 # Same value as ``_distributions.LOGIT_EPS`` (kept here so this module needs no numpy):
 # logit is infinite at 0 and 1, so bounds there are pulled this far inside.
 LOGIT_EPS = 1e-6
 DEFAULT_SCALE = 0.5
 SYNTAX = "${ss:KIND, MIN, MAX[, CENTER]}"
 
-_KIND_LIST = ", ".join(KINDS)
+_KIND_LIST = ", ".join([*KINDS, "choice"])
 # The whole value must be one marker; the inner text is parsed by `_parse_args`, never evaluated.
 _MARKER = re.compile(r"^\s*\$(?:\{\s*ss\s*:(?P<curly>[^{}]*)\}|<\s*ss\s*:(?P<angle>[^<>]*)>)\s*$")
 # Near-misses: a `$` followed by `ss:`/`ss(`, or by a kind name used like a function or resolver
 # (`$pow2(1024, 32768)`, `${log:1e-5, 1e-2}`). Ordinary interpolations never match these.
 _NEAR_MISS = re.compile(
-    r"\$\s*[{<(\[]?\s*(?:ss\s*[:(]|(?:" + "|".join(KINDS) + r")\s*[(:,])",
+    r"\$\s*[{<(\[]?\s*(?:ss\s*[:(]|(?:" + "|".join([*KINDS, *CHOICE_KINDS]) + r")\s*[(:,])",
     re.IGNORECASE,
 )
 _EMBEDDED = re.compile(r"\$(?:\{\s*ss\s*:[^{}]*\}|<\s*ss\s*:[^<>]*>)")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A bare choice value: a name or path-like word (never an expression: no calls, no operators).
+_WORD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,9 @@ class CarbsMarker:
             return _tidy(10.0 ** ((math.log10(lo) + math.log10(hi)) / 2.0), lo, hi)
         if self.kind == "pow2":
             return _nearest_pow2(math.sqrt(lo * hi), int(lo), int(hi))
+        if self.clamped:
+            # logit's middle of a clamped bound says nothing the user wrote (module docstring)
+            return _tidy((float(self.min) + float(self.max)) / 2.0, lo, hi)
         mid = (_logit(lo) + _logit(hi)) / 2.0
         return _tidy(1.0 / (1.0 + math.exp(-mid)), lo, hi)
 
@@ -140,7 +155,37 @@ class CarbsMarker:
         return "${ss:" + ", ".join(args) + "}"
 
 
-def parse_marker(text: str, *, key: str = "", file: str | None = None) -> CarbsMarker | None:
+@dataclass(frozen=True)
+class ChoiceMarker:
+    """A categorical marker, ``${ss:choice, adam, sgd}``: W&B-style ``values: [...]``."""
+
+    values: tuple[Any, ...]
+    kind: str = "choice"
+    clamped: bool = False  # the CarbsMarker interface: nothing to clamp here
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise SweepError("a choice marker needs at least one value",
+                             fix="write it as ${ss:choice, A, B[, ...]}")
+        if len({repr(v) for v in self.values}) != len(self.values):
+            raise SweepError(f"a choice marker lists a value twice in {self.spelling()}",
+                             fix="list each value once")
+
+    def resolved_center(self) -> Any:
+        """The value for a plain run: the first one (CARBS and Protein start from it)."""
+        return self.values[0]
+
+    def to_param(self) -> dict[str, Any]:
+        return {"values": list(self.values)}
+
+    def spelling(self) -> str:
+        return "${ss:choice, " + ", ".join(str(v) for v in self.values) + "}"
+
+
+Marker = CarbsMarker | ChoiceMarker
+
+
+def parse_marker(text: str, *, key: str = "", file: str | None = None) -> Marker | None:
     """Parse one marker string.
 
     Returns None when ``text`` is no marker at all (ordinary values and interpolations), a
@@ -161,10 +206,12 @@ def parse_marker(text: str, *, key: str = "", file: str | None = None) -> CarbsM
         raise err.located(file=file, key_prefix=key or None) from None
 
 
-def marker_from_args(*args: Any, key: str = "", file: str | None = None) -> CarbsMarker:
+def marker_from_args(*args: Any, key: str = "", file: str | None = None) -> Marker:
     """Build a marker from already-parsed arguments (the resolver's and CARBS blocks' path)."""
     shown = "${ss:" + ", ".join(str(a) for a in args) + "}"
     try:
+        if args and isinstance(args[0], str) and args[0].strip() in CHOICE_KINDS:
+            return ChoiceMarker(tuple(args[1:]))
         if not 3 <= len(args) <= 4:
             raise SweepError(
                 f"a CARBS marker takes 3 or 4 arguments, got {len(args)}",
@@ -186,13 +233,13 @@ def register_resolver() -> None:
     OmegaConf.register_new_resolver("ss", _resolve, replace=True)
 
 
-def find_markers(tree: Any, prefix: str = "", *, file: str | None = None) -> dict[str, CarbsMarker]:
+def find_markers(tree: Any, prefix: str = "", *, file: str | None = None) -> dict[str, Marker]:
     """Dotted path -> marker for every marker string in a plain container.
 
     ``tree`` is e.g. ``OmegaConf.to_container(cfg, resolve=False)``; list items get their index
     as a path part (``a.0.b``). Near-misses raise :class:`SweepError` naming the path.
     """
-    found: dict[str, CarbsMarker] = {}
+    found: dict[str, Marker] = {}
     for path, value in _leaves(tree, prefix):
         marker = parse_marker(value, key=path, file=file) if isinstance(value, str) else None
         if marker is not None:
@@ -227,7 +274,9 @@ def _split_args(inner: str, text: str) -> list[str]:
     return tokens
 
 
-def _marker_from_tokens(tokens: list[str], text: str) -> CarbsMarker:
+def _marker_from_tokens(tokens: list[str], text: str) -> Marker:
+    if tokens and tokens[0].strip("'\"") in CHOICE_KINDS:
+        return _choice_from_tokens(tokens[1:], text)
     if not 3 <= len(tokens) <= 4 or any(t == "" for t in tokens):
         raise SweepError(
             f"a CARBS marker takes 3 or 4 comma-separated arguments, got {text.strip()!r}",
@@ -244,6 +293,27 @@ def _marker_from_tokens(tokens: list[str], text: str) -> CarbsMarker:
             fix=f"write it as {SYNTAX} with numeric MIN, MAX and CENTER",
         )
     return _build(kind, [_to_number(t.strip("'\"")) for t in tokens[1:]], text.strip())
+
+
+def _choice_from_tokens(tokens: list[str], text: str) -> ChoiceMarker:
+    """``choice`` values: numbers, true/false, quoted strings or plain words; nothing else."""
+    values: list[Any] = []
+    for token in tokens:
+        bare = token.strip()
+        if len(bare) >= 2 and bare[0] == bare[-1] and bare[0] in "'\"":
+            values.append(bare[1:-1])
+        elif _NUMBER.match(bare):
+            values.append(_to_number(bare))
+        elif bare.lower() in ("true", "false"):
+            values.append(bare.lower() == "true")
+        elif _WORD.match(bare):
+            values.append(bare)
+        else:
+            raise SweepError(
+                f"choice values must be numbers or words, got {bare!r} in {text.strip()!r}",
+                fix="quote it: ${ss:choice, 'a b', c}",
+            )
+    return ChoiceMarker(tuple(values))
 
 
 def _build(kind: str, numbers: list[float], shown: str) -> CarbsMarker:
@@ -405,5 +475,5 @@ def _leaves(tree: Any, prefix: str) -> list[tuple[str, Any]]:
     return out
 
 
-def _resolve(*args: Any) -> float | int:
+def _resolve(*args: Any) -> Any:
     return marker_from_args(*args).resolved_center()

@@ -32,6 +32,7 @@ belong to. A file that needs nothing comes back byte for byte. Paths are not che
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -40,9 +41,9 @@ from dataclasses import dataclass, field, replace
 from io import StringIO
 from typing import Any, TextIO
 
-from ._carbs import CarbsMarker, marker_from_args, parse_marker
+from ._carbs import LOGIT_EPS, ChoiceMarker, Marker, marker_from_args, parse_marker
 from ._errors import SweepError
-from ._spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT
+from ._spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
 
 # Keys a sweep file may hold at its root; everything else moves under `sweep`.
 ROOT_KEYS = ("defaults", "rollout_count", "num_samples", "sweep")
@@ -57,6 +58,7 @@ SETTINGS = (
     "early_terminate",
     "seed",
     "cost",
+    "method_kwargs",
     "rollout_count",
     "num_samples",
 )
@@ -69,7 +71,44 @@ SPEC_KEYS = frozenset(
     {"distribution", "value", "values", "min", "max", "mu", "sigma", "q", "probabilities"}
     | {"a", "b", "mean", "scale", "space", "is_int", "search_center", "grid_points", "when"}
 )
-CARBS_BLOCK_KEYS = frozenset({"space", "min", "max", "is_int", "search_center", "scale"})
+CARBS_BLOCK_KEYS = frozenset(
+    {"space", "min", "max", "is_int", "is_pow2", "search_center", "scale"}
+)
+# Methods of other tools that have a faithful equivalent here.
+METHOD_ALIASES = {"carbs": "protein"}
+# Metta's / PufferLib's `protein:` settings with an equivalent constructor setting of ours.
+PROTEIN_KWARGS = {
+    "num_random_samples": "n_init",
+    "seed_with_search_center": "seed_with_search_center",
+    "max_suggestion_cost": "max_cost",
+}
+# ... and those without one: dropped, with the reason in the list of changes.
+PROTEIN_DROPPED = {
+    "expansion_rate": "PufferLib's cost-target sampling; our protein trades score against "
+    "cost by EI per unit of cost (method_kwargs.cost_weight)",
+    "global_search_scale": "candidate widths come from each parameter's own scale",
+    "random_suggestions": "our protein scores n_candidates Sobol and local candidates and "
+    "polishes the best by gradient (method_kwargs.n_candidates)",
+    "suggestions_per_pareto": "local candidates are drawn around the best runs and the "
+    "score/cost front in every suggestion",
+    "resample_frequency": "re-running a Pareto point has no equivalent; num_samples > 1 "
+    "runs several points per round",
+    "acquisition_fn": "our protein always uses log expected improvement",
+    "ucb_beta": "our protein always uses log expected improvement",
+    "min_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
+    "max_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
+}
+# Legacy settings of Metta's CARBS/Protein sweep runner, at the root or under `sweep:`.
+LEGACY_SETTINGS = {
+    "protein": "",
+    "num_random_samples": "",
+    "resume": "resuming is automatic: rerunning the same sweep continues its stored study",
+    "max_observations_to_load": "the study keeps every observation; nothing is loaded from W&B",
+}
+# W&B command-line macros: the sweeper passes each run's values itself.
+COMMAND_MACROS = re.compile(r"^\$\{(env|interpreter|program|args|args_no_hyphens|args_json|"
+                            r"args_json_file|args_no_boolean_flags)\}$")
+_OVERRIDE = re.compile(r"^(\+{0,2})([A-Za-z_][\w.\-]*)=(.*)$")
 CARBS_SPACES = ("linear", "log", "logit", "pow2", "int")
 _PACKAGE = re.compile(r"^#\s*@package\s+(\S+)\s*$")
 _HEADER = "# @package _global_"
@@ -110,7 +149,24 @@ def migrate_text(text: str, *, file: str = "<string>") -> Migration:
         new_text = "\n".join(lines) + "\n" + body.getvalue()
     else:
         new_text = f"{_HEADER}\n{text}"
+    changes.extend(_parse_notes(new_text, file))
     return Migration(text=new_text, changes=changes, kind=m.kind())
+
+
+def _parse_notes(text: str, file: str) -> list[str]:
+    """Parse the migrated file as a sweep would: its errors refuse the migration (never an
+    output that fails later), its warnings become notes in the list of changes."""
+    import warnings
+
+    from omegaconf import OmegaConf
+
+    from ._spec import parse_spec
+
+    raw = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parse_spec(raw, file=file)
+    return [f"note: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
 
 
 def migrate_main(paths: list[str], *, in_place: bool, out: TextIO, err: TextIO) -> int:
@@ -163,6 +219,9 @@ class _Migrator:
     changes: list[str] = field(default_factory=list)
     structural: bool = False  # the YAML tree changed (else only the header line is added)
     found: set[str] = field(default_factory=set)
+    # (legacy key, value, where) of search settings that become method_kwargs (or notes)
+    legacy_kwargs: list[tuple[str, Any, str]] = field(default_factory=list)
+    command: Any = None  # a W&B `command:` list, read once `sweep` exists
 
     def run(self) -> None:
         root = self.root
@@ -175,14 +234,16 @@ class _Migrator:
         self.sweep = _new_map() if sweep is None else sweep
         self.params = self._existing_params()
         self._settings_from_root()
+        self._legacy_settings()
+        self._command_overrides()
         for key in [k for k in root if k not in ROOT_KEYS and k != "parameters"]:
             self._move_root_key(key)
         self._markers_in_sweep_groups()
         self._root_parameters()
         self._place_params()
-        if self.found & {"carbs", "carbs-params"} and "method" not in self.sweep:
-            self._insert_setting("method", "protein")
-            self.changes.append("sweep.method: protein (CARBS's successor; it uses the centres)")
+        self._check_params(self.params, "", where="sweep.parameters")
+        self._resolve_method()
+        self._place_method_kwargs()
         if sweep is None and len(self.sweep):
             if "sweep" in root:
                 root["sweep"] = self.sweep  # it was `sweep:` with nothing under it
@@ -200,9 +261,15 @@ class _Migrator:
 
     def _wandb_root_keys(self) -> None:
         root = self.root
-        for key in ("program", "command"):
-            if key in root:
-                self._drop(key, f"{key}: not needed (the sweeper launches each run through Hydra)")
+        if "program" in root:
+            self._drop(
+                "program",
+                "program: not needed (the sweeper launches each run of this Hydra app itself); "
+                f"dropped {_plain(root['program'])!r}",
+            )
+        if "command" in root:
+            self.command, _ = _pop(root, "command")
+            self.structural = True
         for key in ("project", "entity"):
             if key in root:
                 value = root[key]
@@ -227,6 +294,13 @@ class _Migrator:
     def _run_cap(self) -> None:
         root = self.root
         cap = root["run_cap"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise SweepError(
+                f"run_cap must be a positive integer, got {_plain(cap)!r}",
+                file=self.file,
+                key="run_cap",
+                fix="write the number of runs, e.g. run_cap: 20",
+            )
         if "rollout_count" in root or "num_samples" in root:
             raise SweepError(
                 "run_cap and rollout_count/num_samples are both given",
@@ -308,6 +382,204 @@ class _Migrator:
         if comment:
             sweep.ca.items[key] = comment
 
+    # -- legacy search settings (Metta's protein:/CARBS keys, W&B methods) -----------------
+
+    def _legacy_settings(self) -> None:
+        """``protein:``, ``num_random_samples``, ``resume`` ... at the root or under ``sweep``."""
+        for place, prefix in ((self.root, ""), (self.sweep, "sweep.")):
+            for key in [k for k in place if k in LEGACY_SETTINGS]:
+                value, _ = _pop(place, key)
+                self.structural = True
+                where = f"{prefix}{key}"
+                if key == "protein":
+                    self._protein_block(value, where)
+                elif key == "num_random_samples":
+                    self.legacy_kwargs.append((key, value, where))
+                else:
+                    self.changes.append(
+                        f"{where}: {_plain(value)} dropped ({LEGACY_SETTINGS[key]})"
+                    )
+
+    def _protein_block(self, block: Any, where: str) -> None:
+        if not isinstance(block, Mapping):
+            raise SweepError(
+                f"must be a mapping of Protein settings, got {_plain(block)!r}",
+                file=self.file,
+                key=where,
+                fix="e.g. protein: {num_random_samples: 10}",
+            )
+        for key, value in block.items():
+            here = f"{where}.{key}"
+            if key in PROTEIN_KWARGS:
+                self.legacy_kwargs.append((str(key), value, here))
+            elif key in PROTEIN_DROPPED:
+                self.changes.append(
+                    f"{here}: {_plain(value)} dropped (no equivalent: {PROTEIN_DROPPED[key]})"
+                )
+            else:
+                known = sorted([*PROTEIN_KWARGS, *PROTEIN_DROPPED])
+                raise SweepError(
+                    f"unknown Protein setting {key!r}",
+                    file=self.file,
+                    key=here,
+                    fix=f"remove it (known: {', '.join(known)})",
+                )
+
+    def _resolve_method(self) -> None:
+        """A method we have, written out when the file's parameters imply one."""
+        method = self.sweep.get("method")
+        if method is None:
+            # Without a method a file gets protein (the spec's default, as in Metta); CARBS
+            # files say so explicitly, as CARBS's successor that uses their centres.
+            if self.found & {"carbs", "carbs-params"}:
+                self._insert_setting("method", "protein")
+                self.changes.append("sweep.method: protein (CARBS's successor; it uses the centres)")
+            return
+        name = str(method)
+        if name in METHOD_ALIASES:
+            self.sweep["method"] = METHOD_ALIASES[name]
+            self.structural = True
+            self.changes.append(f"sweep.method: {name} -> {METHOD_ALIASES[name]} (its successor)")
+        elif name not in METHODS:
+            raise SweepError(
+                f"method {name!r} is not one of ours",
+                file=self.file,
+                key="sweep.method",
+                fix=f"use one of {', '.join(METHODS)} (bayes or protein for a model-based search)",
+            )
+        elif name != "protein" and "protein" in self.found and self.changes:
+            # a note for legacy files only: a nested file saying bayes means it
+            self.changes.append(
+                f"sweep.method: {name} kept as the file says; its parameters' mean/scale shape "
+                "only method: protein's search (Metta ran Protein for such files): set "
+                "method: protein to use them"
+            )
+
+    def _place_method_kwargs(self) -> None:
+        method = str(self.sweep.get("method", "protein"))
+        kwargs: dict[str, Any] = {}
+        for key, value, where in self.legacy_kwargs:
+            mapped = self._method_kwarg(method, key, value, where)
+            if mapped is not None:
+                kwargs[mapped[0]] = mapped[1]
+        if not kwargs:
+            return
+        node = self.sweep.get("method_kwargs")
+        if node is None:
+            node = _new_map(flow=True)
+            self.sweep.insert(_setting_pos(self.sweep, "method_kwargs"), "method_kwargs", node)
+        elif not isinstance(node, Mapping):
+            raise SweepError("must be a mapping", file=self.file, key="sweep.method_kwargs",
+                             fix="e.g. method_kwargs: {n_init: 5}")
+        for key, value in kwargs.items():
+            self._merge(node, key, value, None, where=f"sweep.method_kwargs.{key}")
+        self.structural = True
+
+    def _method_kwarg(
+        self, method: str, key: str, value: Any, where: str
+    ) -> tuple[str, Any] | None:
+        """(our setting, value) for one legacy setting, or None (dropped with a note)."""
+        if key == "num_random_samples" and method in ("protein", "bayes"):
+            target = "n_init" if method == "protein" else "n_startup_trials"
+            count = self._count_setting(value, where)
+            if method == "protein" and count < 1:
+                # our protein's first trial is always part of the warm-up (the centre)
+                self.changes.append(f"{where}: {count} -> sweep.method_kwargs.n_init: 1 (min)")
+                return target, 1
+            self.changes.append(f"{where}: {count} -> sweep.method_kwargs.{target}: {count}")
+            return target, count
+        if method != "protein":
+            reason = "no model to warm up" if key == "num_random_samples" else \
+                "it applies to method protein only"
+            self.changes.append(
+                f"{where}: {_plain(value)} dropped (the file's method is {method}: {reason})"
+            )
+            return None
+        target = PROTEIN_KWARGS[key]
+        checked = self._protein_value(target, value, where)
+        if checked is None:
+            self.changes.append(f"{where}: null dropped (no cap)")
+            return None
+        self.changes.append(f"{where}: {_plain(value)} -> sweep.method_kwargs.{target}: {checked}")
+        return target, checked
+
+    def _count_setting(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SweepError(f"must be a whole number >= 0, got {_plain(value)!r}",
+                             file=self.file, key=where, fix="e.g. num_random_samples: 10")
+        return int(value)
+
+    def _protein_value(self, target: str, value: Any, where: str) -> Any:
+        if target == "seed_with_search_center":
+            if not isinstance(value, bool):
+                raise SweepError(f"must be true or false, got {_plain(value)!r}",
+                                 file=self.file, key=where, fix="write true or false")
+            return value
+        if value is None:
+            return None
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value <= 0:
+            raise SweepError(f"must be a positive number, got {_plain(value)!r}",
+                             file=self.file, key=where, fix="e.g. max_suggestion_cost: 3600")
+        return value
+
+    # -- W&B command: --------------------------------------------------------------------
+
+    def _command_overrides(self) -> None:
+        """Hydra overrides in ``command:`` become fixed overrides; every other word is named."""
+        command = self.command
+        if command is None:
+            return
+        if not isinstance(command, list):
+            raise SweepError(f"must be a list of words, got {_plain(command)!r}",
+                             file=self.file, key="command",
+                             fix="delete it: the sweeper launches the runs")
+        dropped: list[str] = []
+        words = [str(_plain(w)) for w in command]
+        i = 0
+        while i < len(words):
+            i = self._command_word(words, i, dropped)
+        if dropped:
+            self.changes.append(
+                "command: not needed (the sweeper launches each run through Hydra); dropped "
+                + ", ".join(dropped)
+            )
+
+    def _command_word(self, words: list[str], i: int, dropped: list[str]) -> int:
+        """Handle ``words[i]``; returns the index of the next word."""
+        word = words[i]
+        if word in ("--config-name", "-cn", "--config-path", "-cp") and i + 1 < len(words):
+            dropped.append(f"{word} {words[i + 1]} (pass it to the sweep command instead)")
+            return i + 2
+        match = _OVERRIDE.match(word)
+        if COMMAND_MACROS.match(word) or word.startswith("-") or match is None:
+            dropped.append(repr(word))
+            return i + 1
+        self._command_override(match.group(2), match.group(3), word)
+        return i + 1
+
+    def _command_override(self, path: str, text: str, word: str) -> None:
+        import yaml as pyyaml
+
+        if "," in text and not text.startswith(("[", "{", "'", '"')):
+            raise SweepError(
+                f"{word!r} is a Hydra sweep over several values",
+                file=self.file,
+                key="command",
+                fix=f"write it as a parameter: {path}: {{values: [{text}]}}",
+            )
+        try:
+            value = pyyaml.safe_load(text) if text else ""
+        except pyyaml.YAMLError:
+            value = text
+        parts = path.split(".")
+        node = self.sweep
+        for j in range(len(parts) - 1):
+            node = self._child_map(node, parts[j], where="sweep." + ".".join(parts[: j + 1]))
+        self._merge(node, parts[-1], value, None, where=f"sweep.{path}")
+        self.structural = True
+        self.changes.append(f"command: {word} -> fixed override sweep.{path}: {_plain(value)!r}")
+
     def _move_root_key(self, key: str) -> None:
         value, comment = _pop(self.root, key)
         self.structural = True
@@ -320,6 +592,9 @@ class _Migrator:
             self._add_marker(
                 key, self._block_marker(value, key), key, _block_comment(value, comment), block=True
             )
+            return
+        if isinstance(value, Mapping) and _is_param_leaf(value):
+            self._loose_param(str(key), value, str(key), comment)
             return
         if key == "seed":
             # The run's seed, not the search's: `sweep.seed` would seed the method instead.
@@ -341,7 +616,10 @@ class _Migrator:
     def _markers_in_sweep_groups(self) -> None:
         for key in [k for k in self.sweep if k not in SETTINGS]:
             value, here = self.sweep[key], f"sweep.{key}"
-            if isinstance(value, Mapping):
+            if isinstance(value, Mapping) and _is_param_leaf(value):
+                _, comment = _pop(self.sweep, key)
+                self._loose_param(str(key), value, here, comment)
+            elif isinstance(value, Mapping):
                 self._extract(value, key, where=here)
                 if not len(value):
                     del self.sweep[key]
@@ -466,7 +744,7 @@ class _Migrator:
     def _add_marker(
         self,
         path: str,
-        marker: CarbsMarker,
+        marker: Marker,
         source: str,
         comment: Any,
         dst: Any = None,
@@ -477,13 +755,17 @@ class _Migrator:
         self._put_param(self.params if dst is None else dst, path, param, comment, where=source)
 
     def _marker_param(
-        self, path: str, marker: CarbsMarker, source: str, *, block: bool = False
+        self, path: str, marker: Marker, source: str, *, block: bool = False
     ) -> Any:
         """The flow-style parameter for ``marker``, with its line in the list of changes."""
         param = _new_map(marker.to_param(), flow=True)
         self.found.add("carbs-params" if block else "carbs")
         self.structural = True
         what = f"{source}: CARBS block" if block else source
+        if isinstance(marker, ChoiceMarker):
+            param["values"] = _new_list(param["values"])
+            self.changes.append(f"{what} -> sweep.parameters.{path}: values {list(marker.values)}")
+            return param
         note = (
             f"{what} -> sweep.parameters.{path}: {param['distribution']} "
             f"[{param['min']}, {param['max']}], mean {param['mean']}, scale {param['scale']}"
@@ -493,7 +775,7 @@ class _Migrator:
         self.changes.append(note)
         return param
 
-    def _block_marker(self, block: Mapping[str, Any], where: str) -> CarbsMarker:
+    def _block_marker(self, block: Mapping[str, Any], where: str) -> Marker:
         unknown = sorted(str(k) for k in set(block) - CARBS_BLOCK_KEYS)
         if unknown:
             raise SweepError(
@@ -509,6 +791,15 @@ class _Migrator:
                 file=self.file,
                 key=f"{where}.space",
                 fix=f"space is one of {', '.join(CARBS_SPACES)}",
+            )
+        if block.get("is_pow2") and space in ("linear", "log", "pow2"):
+            space = "pow2"  # CARBS rounds to powers of two: the pow2 kind, on a log scale
+        elif block.get("is_pow2"):
+            raise SweepError(
+                f"is_pow2 with space {space} has no nested-sweeper equivalent",
+                file=self.file,
+                key=f"{where}.is_pow2",
+                fix="use space: pow2 (or log with is_pow2) and power-of-two bounds",
             )
         if block.get("is_int") and space == "linear":
             space = "int"
@@ -580,6 +871,116 @@ class _Migrator:
             return  # none, or the existing node (edited in place)
         self.sweep.insert(_setting_pos(self.sweep, "parameters"), "parameters", self.params)
 
+    # -- parameter leaves: Protein spellings, and refusals of what would not parse -----------
+
+    def _check_params(self, node: Any, prefix: str, *, where: str) -> None:
+        """Walk every parameter (both nested forms) and make its leaf parse as written."""
+        for key in list(node):
+            value, here = node[key], f"{where}.{key}"
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping) and _is_nested_block(value):
+                self._check_params(value["parameters"], path, where=f"{here}.parameters")
+            elif isinstance(value, Mapping) and _is_spec(value):
+                self._check_leaf(value, here)
+            elif isinstance(value, Mapping) and len(value):
+                self._check_params(value, path, where=here)
+
+    def _check_leaf(self, leaf: Any, where: str) -> None:
+        if "search_center" in leaf or "space" in leaf:
+            raise SweepError(
+                "a CARBS block needs space, min and max (it has "
+                f"{', '.join(sorted(str(k) for k in leaf))})",
+                file=self.file,
+                key=where,
+                fix="add space: linear|log|logit|pow2 and min/max, or write a Protein "
+                "parameter {distribution: ..., min, max, mean: CENTRE}",
+            )
+        if isinstance(leaf.get("values"), str):
+            raise SweepError(
+                f"values must be a list, got the string {leaf['values']!r}",
+                file=self.file,
+                key=f"{where}.values",
+                fix=f"write values: [{leaf['values']}] (or value: {leaf['values']} for a constant)",
+            )
+        kind = leaf.get("distribution")
+        if kind == "normal" and ("min" in leaf or "max" in leaf):
+            raise SweepError(
+                "normal takes mu and sigma, not min/max",
+                file=self.file,
+                key=f"{where}.distribution",
+                fix="use {distribution: normal, mu: M, sigma: S}, or uniform with mean: and "
+                "scale: for a bell between min and max",
+            )
+        if "mean" in leaf or "scale" in leaf:
+            self.found.add("protein")
+        self._protein_scale(leaf, where)
+        if kind == "logit_normal":
+            self._clamp_logit(leaf, where)
+        if kind == "uniform_pow2":
+            self._check_pow2(leaf, where)
+
+    def _protein_scale(self, leaf: Any, where: str) -> None:
+        """Protein's ``scale: auto`` (0.5) and ``scale: time`` (log_normal only) as numbers."""
+        scale = leaf.get("scale")
+        if not isinstance(scale, str):
+            return
+        if scale == "auto":
+            value = 0.5
+        elif scale == "time" and leaf.get("distribution") == "log_normal" and \
+                _positive_pair(leaf.get("min"), leaf.get("max")):
+            # PufferLib's Log space: one unit per doubling from min to max
+            value = float(f"{1.0 / math.log2(leaf['max'] / leaf['min']):.10g}")
+        else:
+            raise SweepError(
+                f"scale {scale!r} is not a number",
+                file=self.file,
+                key=f"{where}.scale",
+                fix="write a width > 0 such as scale: 0.5 (Protein reads 'auto' as 0.5, and "
+                "'time' only for log_normal with positive min/max)",
+            )
+        leaf["scale"] = value
+        self.structural = True
+        self.changes.append(f"{where}.scale: {scale} -> {value} (Protein's value for {scale!r})")
+
+    def _clamp_logit(self, leaf: Any, where: str) -> None:
+        """Bounds on 0 or 1 are pulled inside, written out so the file parses cleanly."""
+        lo, hi = leaf.get("min"), leaf.get("max")
+        if not _number_pair(lo, hi) or not 0.0 <= lo < hi <= 1.0:
+            return  # the parser's own error names it
+        clo, chi = max(float(lo), LOGIT_EPS), min(float(hi), 1.0 - LOGIT_EPS)
+        if (clo, chi) == (lo, hi):
+            return
+        leaf["min"], leaf["max"] = (lo if clo == lo else clo), (hi if chi == hi else chi)
+        mean = leaf.get("mean")
+        if _number_pair(mean, mean) and not clo <= mean <= chi:
+            leaf["mean"] = min(max(float(mean), clo), chi)
+        self.structural = True
+        self.changes.append(
+            f"{where}: logit bounds [{lo}, {hi}] -> [{leaf['min']}, {leaf['max']}] "
+            "(logit is infinite at 0 and 1)"
+        )
+
+    def _check_pow2(self, leaf: Any, where: str) -> None:
+        """Bounds that look like exponents (``min: 0``, a mean that is no power of two)."""
+        lo, hi, mean = leaf.get("min"), leaf.get("max"), leaf.get("mean")
+        if not _number_pair(lo, hi):
+            return
+        odd_mean = _number_pair(mean, mean) and mean > 0 and not math.log2(mean).is_integer()
+        if lo > 0 and not odd_mean:
+            return
+        if 0 <= lo < hi <= 62 and all(float(v).is_integer() for v in (lo, hi)):
+            centre = f", mean: {2 ** int(mean)}" if _number_pair(mean, mean) and \
+                float(mean).is_integer() else ""
+            fix = f"if these are exponents write min: {2 ** int(lo)}, max: {2 ** int(hi)}{centre}"
+        else:
+            fix = "use powers of two for min, max and mean"
+        raise SweepError(
+            f"uniform_pow2 bounds/mean [{lo}, {hi}] (mean {mean}) are not powers of two",
+            file=self.file,
+            key=where,
+            fix=fix,
+        )
+
     # -- override trees ----------------------------------------------------------------------
 
     def _extract(self, node: Any, prefix: str, *, where: str) -> None:
@@ -601,12 +1002,26 @@ class _Migrator:
                     _block_comment(value, comment),
                     block=True,
                 )
+            elif isinstance(value, Mapping) and _is_param_leaf(value):
+                _, comment = _pop(node, key)
+                self._loose_param(path, value, here, comment)
             elif isinstance(value, Mapping):
                 self._extract(value, path, where=here)
                 if not len(value):
                     del node[key]
             elif isinstance(value, list):
                 self._refuse_list_markers(value, here)
+
+    def _loose_param(self, path: str, value: Any, where: str, comment: Any) -> None:
+        """A distribution outside ``parameters:`` (Metta 2025): a parameter at its path."""
+        # its keys sat one level below `where`; under sweep.parameters.PATH they sit at 6
+        by = 6 - 2 * len(where.split("."))
+        _shift_comments(value, by)
+        self._put_param(self.params, path, value, _shift_tokens(comment, by), where=where)
+        self.structural = True
+        self.changes.append(
+            f"{where}: a distribution outside parameters: -> sweep.parameters.{path}"
+        )
 
     def _refuse_list_markers(self, items: list[Any], where: str) -> None:
         for i, item in enumerate(items):
@@ -741,6 +1156,14 @@ def _new_map(items: Mapping[str, Any] | None = None, *, flow: bool = False) -> A
     return node
 
 
+def _new_list(items: list[Any]) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
 def _pop(node: Any, key: str) -> tuple[Any, Any]:
     """Remove ``key`` and return its value with its end-of-line comment.
 
@@ -864,6 +1287,17 @@ def _setting_pos(sweep: Any, key: str) -> int:
     return sum(1 for k in sweep if k in SETTINGS and SETTINGS.index(k) < order)
 
 
+def _number_pair(a: Any, b: Any) -> bool:
+    return all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (a, b)
+    )
+
+
+def _positive_pair(a: Any, b: Any) -> bool:
+    return _number_pair(a, b) and 0 < a < b
+
+
 def _is_wandb_metric(metric: Any) -> bool:
     return isinstance(metric, Mapping) and "name" in metric
 
@@ -872,6 +1306,19 @@ def _is_spec(value: Mapping[str, Any]) -> bool:
     # `when: {path: value}` (a condition) is the one mapping a parameter may hold.
     nested = any(isinstance(v, Mapping) for k, v in value.items() if k != "when")
     return bool(set(value) & SPEC_KEYS) and not nested
+
+
+def _is_param_leaf(value: Mapping[str, Any]) -> bool:
+    """A distribution wherever it sits: ``distribution``, ``min`` + ``max`` or ``values``.
+
+    ``values`` counts only as a list or a bare string (refused later with the fix), and
+    nothing nested but a ``when`` condition: a config group never looks like this.
+    """
+    if any(isinstance(v, Mapping) for k, v in value.items() if k != "when"):
+        return False
+    if "distribution" in value or ("min" in value and "max" in value):
+        return True
+    return isinstance(value.get("values"), (list, str)) and set(value) <= SPEC_KEYS
 
 
 def _is_carbs_block(value: Mapping[str, Any]) -> bool:

@@ -88,6 +88,11 @@ class Protein(SearchMethod):
         deterministic: assume a noise-free objective. Off by default because training
             runs are noisy; on noise-free functions it sharpens the end of a search
             (branin 1.2e-5 instead of 4.9e-5 median regret at 50 trials).
+        seed_with_search_center: make the first suggestion the search centre (PufferLib's
+            and Metta's ``seed_with_search_center``); off, warm-up is Sobol points only.
+        max_cost: PufferLib's ``max_suggestion_cost``: once the cost model exists, the
+            acquisition is multiplied by the model's probability that a run's cost stays
+            at or below this, so runs predicted to cost more are avoided (None: no cap).
     """
 
     name = "protein"
@@ -111,9 +116,14 @@ class Protein(SearchMethod):
         n_polish: int = 6,
         max_fit: int = 128,
         deterministic: bool = False,
+        seed_with_search_center: bool = True,
+        max_cost: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(space, goal=goal, seed=seed, **kwargs)
+        if max_cost is not None and not (_is_real(max_cost) and max_cost > 0):
+            raise SweepError(f"max_cost must be a positive number, got {max_cost!r}",
+                             key="sweep.method_kwargs.max_cost", fix="e.g. max_cost: 3600")
         if output_warp not in OUTPUT_WARPS:
             raise SweepError(
                 f"unknown output_warp {output_warp!r}",
@@ -130,6 +140,8 @@ class Protein(SearchMethod):
         self.n_polish = int(n_polish)
         self.max_fit = int(max_fit)
         self.deterministic = bool(deterministic)
+        self.seed_with_search_center = bool(seed_with_search_center)
+        self.max_cost = None if max_cost is None else float(max_cost)
         dists = list(self.space.values())
         self.is_cat = np.array([d.is_categorical for d in dists], dtype=bool)
         self.n_cats = np.array(
@@ -227,7 +239,7 @@ class Protein(SearchMethod):
         from scipy.stats import qmc
 
         out: list[dict[str, Any]] = []
-        if not history:
+        if not history and self.seed_with_search_center:
             out.append({k: to_plain(d.center) for k, d in self.space.items()})
         sobol = qmc.Sobol(len(self.names), scramble=True, seed=self.seed)
         if history:
@@ -263,7 +275,7 @@ class Protein(SearchMethod):
         raw = np.array([s for _, s in scored])
         y = warp(raw, self.output_warp)
         gp = self._fit("score", X, raw, lambda r: warp(r, self.output_warp))
-        cost_gp, cost_std = self._cost_model(scored, X)
+        cost_gp, cost_std, cost_mean = self._cost_model(scored, X)
         fail_gp, fail_cut = self._failure_model(scored, X)
         anchors = self._anchors(X, y, scored)
         out: list[dict[str, Any]] = []
@@ -287,12 +299,25 @@ class Protein(SearchMethod):
                 a = log_ei(mean, var, inc)
                 if cost_gp is not None:  # EI per unit of predicted cost (to the cost_weight)
                     a = a - self.cost_weight * cost_std * cost_gp.posterior(x)[0]
+                    a = self._cost_cap_term(a, x, cost_gp, cost_std, cost_mean)
                 return self._failure_term(a, x, fail_gp, fail_cut)
 
             x = self._maximize(acq, anchors, rng)
             chosen.append(x)
             out.append(self.decode(x))
         return out
+
+    def _cost_cap_term(
+        self, a: torch.Tensor, x: torch.Tensor, cost_gp: GP, std: float, mean: float
+    ) -> torch.Tensor:
+        """``a`` + log P(log cost at ``x`` <= log max_cost), when ``max_cost`` is set."""
+        if self.max_cost is None:
+            return a
+        import torch
+
+        cm, cv = cost_gp.posterior(x)  # standardized log cost
+        cut = (math.log(self.max_cost) - mean) / std
+        return a + torch.special.log_ndtr((cut - cm) / cv.clamp_min(1e-12).sqrt())
 
     @staticmethod
     def _failure_term(
@@ -349,19 +374,20 @@ class Protein(SearchMethod):
 
     def _cost_model(
         self, scored: list[tuple[TrialRecord, float]], X: np.ndarray
-    ) -> tuple[GP | None, float]:
-        """A GP of standardized log cost, and the std that turns it back into log units."""
-        if not self.cost_aware or self.cost_weight == 0.0:
-            return None, 0.0
+    ) -> tuple[GP | None, float, float]:
+        """A GP of standardized log cost, and the std and mean that turn it back into log
+        units. A ``max_cost`` needs the model even when ``cost_weight`` is 0."""
+        if not self.cost_aware or (self.cost_weight == 0.0 and self.max_cost is None):
+            return None, 0.0, 0.0
         costs = np.array([_positive(r.cost) for r, _ in scored])
         ok = np.isfinite(costs)
         if ok.sum() < self.n_init:
-            return None, 0.0
+            return None, 0.0, 0.0
         logc = np.log(costs[ok])
         std = float(logc.std())
         if std < 1e-3:  # every run cost the same: nothing to trade off
-            return None, 0.0
-        return self._fit("cost", X[ok], logc, _standardize), std
+            return None, 0.0, 0.0
+        return self._fit("cost", X[ok], logc, _standardize), std, float(logc.mean())
 
     def _failure_model(
         self, scored: list[tuple[TrialRecord, float]], X: np.ndarray
@@ -541,6 +567,10 @@ def refit_point(n: int, every_up_to: int = 20) -> int:
     while math.ceil(k * 1.1) <= n:
         k = math.ceil(k * 1.1)
     return k
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _standardize(v: np.ndarray) -> np.ndarray:
