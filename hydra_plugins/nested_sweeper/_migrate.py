@@ -98,12 +98,17 @@ PROTEIN_DROPPED = {
     "min_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
     "max_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
 }
-# Legacy settings of Metta's CARBS/Protein sweep runner, at the root or under `sweep:`.
+# Legacy settings of Metta's CARBS/Protein sweep runner and PufferLib's [sweep] section, at
+# the root or under `sweep:` ("" = mapped, see _legacy_settings).
 LEGACY_SETTINGS = {
     "protein": "",
-    "num_random_samples": "",
+    **{key: "" for key in PROTEIN_KWARGS},
     "resume": "resuming is automatic: rerunning the same sweep continues its stored study",
     "max_observations_to_load": "the study keeps every observation; nothing is loaded from W&B",
+    "downsample": "PufferLib's sampling of the score curve; the sweeper reads each run's "
+    "returned metric",
+    "use_gpu": "our protein's GP is small and runs on the CPU",
+    "prune_pareto": "our protein keeps every trial in its model",
 }
 # W&B command-line macros: the sweeper passes each run's values itself.
 COMMAND_MACROS = re.compile(r"^\$\{(env|interpreter|program|args|args_no_hyphens|args_json|"
@@ -393,8 +398,8 @@ class _Migrator:
                 where = f"{prefix}{key}"
                 if key == "protein":
                     self._protein_block(value, where)
-                elif key == "num_random_samples":
-                    self.legacy_kwargs.append((key, value, where))
+                elif key in PROTEIN_KWARGS:
+                    self.legacy_kwargs.append((str(key), value, where))
                 else:
                     self.changes.append(
                         f"{where}: {_plain(value)} dropped ({LEGACY_SETTINGS[key]})"
@@ -436,6 +441,10 @@ class _Migrator:
                 self.changes.append("sweep.method: protein (CARBS's successor; it uses the centres)")
             return
         name = str(method)
+        if name.lower() != name and name.lower() in (*METHODS, *METHOD_ALIASES):
+            self.sweep["method"] = name = METHOD_ALIASES.get(name.lower(), name.lower())
+            self.structural = True
+            self.changes.append(f"sweep.method: {method} -> {name} (our names are lower case)")
         if name in METHOD_ALIASES:
             self.sweep["method"] = METHOD_ALIASES[name]
             self.structural = True
@@ -914,6 +923,7 @@ class _Migrator:
         if "mean" in leaf or "scale" in leaf:
             self.found.add("protein")
         self._protein_scale(leaf, where)
+        self._snap_mean(leaf, where)
         if kind == "logit_normal":
             self._clamp_logit(leaf, where)
         if kind == "uniform_pow2":
@@ -941,6 +951,19 @@ class _Migrator:
         leaf["scale"] = value
         self.structural = True
         self.changes.append(f"{where}.scale: {scale} -> {value} (Protein's value for {scale!r})")
+
+    def _snap_mean(self, leaf: Any, where: str) -> None:
+        """A mean outside its bounds by float noise only (PufferLib writes 0.5999999999999999
+        for a min of 0.6) is the bound itself; a real miss is left to the parser's error."""
+        lo, hi, mean = leaf.get("min"), leaf.get("max"), leaf.get("mean")
+        if not (_number_pair(lo, hi) and _number_pair(mean, mean)) or lo <= mean <= hi:
+            return
+        tol = 1e-9 * max(abs(lo), abs(hi), abs(hi - lo))
+        bound = lo if mean < lo else hi
+        if abs(mean - bound) <= tol:
+            leaf["mean"] = bound
+            self.structural = True
+            self.changes.append(f"{where}.mean: {mean!r} -> {bound} (float noise past the bound)")
 
     def _clamp_logit(self, leaf: Any, where: str) -> None:
         """Bounds on 0 or 1 are pulled inside, written out so the file parses cleanly."""
