@@ -27,6 +27,23 @@ def pg_url() -> str:
 
 
 @pytest.fixture
+def slurm() -> Path:
+    """The test SLURM cluster's slurm.conf (`devops/slurm.sh start DIR` prints it). Without
+    one the test is skipped with the reason, or fails where a cluster is required (.ci/run
+    sets NESTED_SWEEPER_REQUIRE_SLURM=1)."""
+    conf = os.environ.get("NESTED_SWEEPER_SLURM_CONF")
+    if conf and Path(conf).is_file():
+        return Path(conf)
+    reason = ("no SLURM cluster: set NESTED_SWEEPER_SLURM_CONF "
+              "(devops/slurm.sh start DIR prints the path)")
+    if conf:
+        reason = f"NESTED_SWEEPER_SLURM_CONF={conf} is no file"
+    if os.environ.get("NESTED_SWEEPER_REQUIRE_SLURM") == "1":
+        pytest.fail(f"{reason}; NESTED_SWEEPER_REQUIRE_SLURM=1 requires it")
+    pytest.skip(reason)
+
+
+@pytest.fixture
 def root() -> Path:
     return ROOT
 

@@ -1,9 +1,15 @@
-"""Clusters through existing engines: the SLURM presets and the SLURM worker script.
+"""Clusters through existing engines: SLURM (a real one-node cluster, and a stand-in `sbatch`
+for what one node cannot show) and devops/sweep.slurm.
 
-No cluster here, so `sbatch` and `srun` are stand-ins on PATH: `srun` only has to exist
-(submitit checks for it), and `sbatch` keeps a copy of the script it is handed and fails, as a
-cluster without a free slot would. The script itself is written by submitit's own SlurmExecutor,
-from the parameters Hydra's submitit launcher maps from `conf/hydra/launcher/slurm.yaml`.
+The real-cluster tests need `devops/slurm.sh start DIR` (.ci/run starts it and requires it);
+without NESTED_SWEEPER_SLURM_CONF they are skipped with the reason. They submit with the real
+`sbatch`, wait on `squeue`, kill with `scancel` and read the study the workers wrote.
+
+What one node without GPUs, partitions or accounts cannot show (the GPU, partition and account
+flags) is checked on a stand-in `sbatch` on PATH that keeps what it is handed and fails, as a
+cluster without a free slot would; `srun` only has to exist (submitit checks for it). That
+script is written by submitit's own SlurmExecutor, from the parameters Hydra's submitit
+launcher maps from `conf/hydra/launcher/slurm.yaml`.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import os
 import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"
@@ -58,14 +67,16 @@ def submit_first_round(tmp_path: Path, *overrides: str) -> tuple[dict[str, str],
     return sbatch_flags(text), text
 
 
-def test_slurm_preset_defaults_become_sbatch_flags(tmp_path: Path) -> None:
-    flags, text = submit_first_round(tmp_path)
+def test_slurm_preset_takes_gpus_cpus_and_memory_from_the_hardware_profile(tmp_path: Path) -> None:
+    """What a GPU-less one-node cluster cannot show: the GPU request of a GPU profile."""
+    flags, text = submit_first_round(tmp_path, "+hardware=cuda")
     # conf/sweep/quick.yaml: num_samples 2, so one round is an array of 2, both at once.
     assert flags["array"] == "0-1%2"
+    # conf/hardware/cuda.yaml, slurm: {gpus_per_task: 1, cpus_per_task: 8, mem_gb: 32}
     assert flags["gpus-per-node"] == "1"
-    assert flags["time"] == "240"
     assert flags["cpus-per-task"] == "8"
     assert flags["mem"] == "32GB"
+    assert flags["time"] == "240"
     assert flags["ntasks-per-node"] == "1" and flags["nodes"] == "1"
     assert flags["job-name"] == "onslurm"
     assert "partition" not in flags  # the cluster's default partition
@@ -138,17 +149,48 @@ def test_sweep_slurm_starts_one_worker_on_the_shared_study(tmp_path: Path) -> No
     url = "postgresql+psycopg2://me:secret@db.example.org:5432/sweeps"
     odd = "trainer.optimizer=a b;$(touch pwned)"
     proc, seen = run_worker_script(tmp_path, "protein_working", "trainer.total_timesteps=4096",
-                                   odd, NESTED_SWEEPER_STORAGE=url)
+                                   odd, NESTED_SWEEPER_STORAGE=url, SLURM_JOB_ID="9",
+                                   SLURM_ARRAY_JOB_ID="8", SLURM_ARRAY_TASK_ID="1")
     assert proc.returncode == 0, proc.stderr
     assert seen["cwd"] == str(ROOT)
+    # No GPU in this job (no SLURM GPU variables): the cpu profile.
     assert seen["argv"] == [
         str(ROOT / "train.py"), "-m", "+sweep=protein_working", "run=protein_working",
-        "hydra.sweeper.storage=${oc.env:NESTED_SWEEPER_STORAGE}", "+hardware=cuda",
+        "hydra.sweeper.storage=${oc.env:NESTED_SWEEPER_STORAGE}", "+hardware=cpu",
         "trainer.total_timesteps=4096", odd,
     ]
     assert "secret" not in " ".join(seen["argv"])  # the password stays in the environment
     assert not (tmp_path / "pwned").exists() and not (ROOT / "pwned").exists()
-    assert "sweep worker 3" in proc.stderr
+    # The job id a user looks for is the log's name, slurm-sweep-8_1.out, not SLURM_JOB_ID 9.
+    assert "sweep worker 1 of 'protein_working' on " in proc.stderr
+    assert "(job 8_1, hardware cpu)" in proc.stderr
+
+
+@pytest.mark.parametrize(("gpu_env", "expected"), [
+    ({}, "cpu"),
+    ({"SLURM_GPUS_ON_NODE": "0"}, "cpu"),
+    ({"CUDA_VISIBLE_DEVICES": ""}, "cpu"),
+    ({"SLURM_GPUS_ON_NODE": "1", "CUDA_VISIBLE_DEVICES": "0"}, "cuda"),
+    ({"SLURM_JOB_GPUS": "2"}, "cuda"),
+])
+def test_sweep_slurm_default_profile_follows_the_allocation(
+        tmp_path: Path, gpu_env: dict[str, str], expected: str) -> None:
+    proc, seen = run_worker_script(tmp_path, "quick", NESTED_SWEEPER_STORAGE="sqlite:////tmp/x.db",
+                                   **gpu_env)
+    assert proc.returncode == 0, proc.stderr
+    assert [a for a in seen["argv"] if "hardware" in a] == [f"+hardware={expected}"]
+
+
+def test_sweep_slurm_gpu_profile_without_a_gpu_stops_with_the_command(tmp_path: Path) -> None:
+    proc, seen = run_worker_script(tmp_path, "quick", SWEEP_HARDWARE="cuda",
+                                   NESTED_SWEEPER_STORAGE="sqlite:////tmp/x.db")
+    assert proc.returncode == 2 and not seen
+    assert "profile 'cuda' wants 1 GPU(s) per run, and this job has none" in proc.stderr
+    assert "SWEEP_HARDWARE=cuda devops/sweep.slurm --submit" in proc.stderr
+    proc, seen = run_worker_script(tmp_path, "quick", SWEEP_HARDWARE="cuda", SLURM_JOB_GPUS="0",
+                                   NESTED_SWEEPER_STORAGE="sqlite:////tmp/x.db")
+    assert proc.returncode == 0, proc.stderr
+    assert seen["argv"].count("+hardware=cuda") == 1
 
 
 def test_sweep_slurm_run_name_hardware_and_errors(tmp_path: Path) -> None:
@@ -170,9 +212,252 @@ def test_sweep_slurm_run_name_hardware_and_errors(tmp_path: Path) -> None:
                                 SLURM_SUBMIT_DIR=str(tmp_path))
     assert proc.returncode == 2 and "run sbatch from the repository root" in proc.stderr
 
+    proc, seen = run_worker_script(tmp_path, "quick", SWEEP_HARDWARE="nosuch",
+                                   NESTED_SWEEPER_STORAGE="sqlite:////tmp/x.db")
+    assert proc.returncode == 2 and not seen
+    assert "no hardware profile 'nosuch'" in proc.stderr
 
-def test_sweep_slurm_header_asks_for_one_run_worth_of_resources() -> None:
+
+def profile_resources(name: str) -> dict[str, int]:
+    return yaml.safe_load((ROOT / "conf" / "hardware" / f"{name}.yaml").read_text())["slurm"]
+
+
+def test_sweep_slurm_header_asks_for_one_cpu_run_and_no_gpu() -> None:
+    """`sbatch devops/sweep.slurm` reads the header, not the profile: it must fit any cluster."""
     flags = dict(re.findall(r"^#SBATCH --([\w-]+)=(.*)$", SWEEP_SLURM.read_text(), re.MULTILINE))
-    assert flags["ntasks"] == "1" and flags["gpus-per-task"] == "1"
+    cpu = profile_resources("cpu")
+    assert flags["ntasks"] == "1"
+    assert not any("gpu" in key or "gres" in key for key in flags)
+    assert flags["cpus-per-task"] == str(cpu["cpus_per_task"])
+    assert flags["mem"] == f"{cpu['mem_gb']}G"
     assert "array" not in flags  # the number of workers is chosen at submission
     subprocess.run(["bash", "-n", str(SWEEP_SLURM)], check=True)
+
+
+RECORDING_SBATCH = """#!/bin/sh
+{python} -c 'import json, os, sys; json.dump({{"argv": sys.argv[1:], "cwd": os.getcwd(),
+  "hardware": os.environ.get("SWEEP_HARDWARE")}}, open(os.environ["SBATCH_OUT"], "w"))' "$@"
+echo "Submitted batch job 42"
+"""
+
+
+@pytest.mark.parametrize("profile", ["cuda", "pufferbox", "cpu"])
+def test_sweep_slurm_submit_asks_for_the_profile_resources(tmp_path: Path, profile: str) -> None:
+    """`--submit` turns the profile's slurm block into sbatch flags (GPUs: a stand-in sbatch)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(RECORDING_SBATCH.format(python=sys.executable))
+    (bin_dir / "sbatch").chmod(0o755)
+    out = tmp_path / "sbatch.json"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_OUT": str(out),
+           "NESTED_SWEEPER_STORAGE": "postgresql+psycopg2://u@db/sweeps", "SWEEP_HARDWARE": profile}
+    proc = subprocess.run(
+        ["bash", str(SWEEP_SLURM), "--submit", "--array=1-4", "--partition=gpu", "--account=proj42",
+         "NAME", "trainer.seed=3"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Submitted batch job 42" in proc.stdout
+    seen = json.loads(out.read_text())
+    res = profile_resources(profile)
+    gpu = [f"--gpus-per-task={res['gpus_per_task']}"] if res["gpus_per_task"] else []
+    assert seen["argv"] == [
+        *gpu, f"--cpus-per-task={res['cpus_per_task']}", f"--mem={res['mem_gb']}G",
+        "--array=1-4", "--partition=gpu", "--account=proj42",
+        str(SWEEP_SLURM), "NAME", "trainer.seed=3"]
+    assert seen["cwd"] == str(ROOT)  # SLURM_SUBMIT_DIR: the job finds train.py there
+    assert seen["hardware"] == profile  # the job runs the profile it was sized for
+
+
+# ------------------------------------------------------------- a real one-node SLURM cluster
+
+# Tiny training runs (protein_working pins 32 envs; 768 steps let episodes of 24 steps end):
+# a run takes about a second, a worker's start (Python, Hydra, torch) most of the rest.
+TINY = "sweep.trainer.total_timesteps=768"
+
+
+def cluster_env(conf: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "SLURM_CONF": str(conf), "PYTHON": sys.executable,
+            "HYDRA_FULL_ERROR": "1", **extra}
+
+
+def submit(env: dict[str, str], *args: str) -> str:
+    """Submit from the repo root; the job id (`--parsable`: "J" or "J;cluster")."""
+    proc = subprocess.run(["sbatch", "--parsable", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().split(";")[0]
+
+
+def submit_workers(env: dict[str, str], logs: Path, *args: str, tasks: str = "1-2") -> str:
+    logs.mkdir(exist_ok=True)
+    return submit(env, f"--array={tasks}", f"--output={logs}/slurm-%x-%A_%a.out",
+                  str(SWEEP_SLURM), *args)
+
+
+def squeue(env: dict[str, str], job: str) -> list[str]:
+    proc = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i %T"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    # A job gone from slurmctld's memory is "Invalid job id": as finished as an empty list.
+    return proc.stdout.split("\n")[:-1] if proc.returncode == 0 else []
+
+
+def wait_jobs(env: dict[str, str], job: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while squeue(env, job):
+        if time.monotonic() > deadline:
+            subprocess.run(["scancel", job], env=env, timeout=30)
+            pytest.fail(f"job {job} still queued or running after {timeout}s")
+        time.sleep(0.5)
+
+
+def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def states(ts: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in ts:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def storage_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'sweep.db'}"
+
+
+def assert_sweep_done(ts: list[optuna.trial.FrozenTrial], planned: int, sweep_dir: Path) -> None:
+    """Exactly the planned runs COMPLETE, each with its run directory; anything else is a
+    worker's race recorded as surplus or a killed worker's run, never a run done twice."""
+    complete = [t for t in ts if t.state.name == "COMPLETE"]
+    assert len(complete) == planned, states(ts)
+    assert not [t for t in ts if t.state.name == "RUNNING"]
+    for t in complete:
+        assert (sweep_dir / "runs" / t.user_attrs["run_name"]).is_dir()
+    params = [json.dumps(t.params, sort_keys=True) for t in complete]
+    assert len(set(params)) == planned  # no suggestion trained twice
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sbatch_array_of_workers_runs_the_sweep_once(
+        slurm: Path, tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    """`sbatch --array=1-2 devops/sweep.slurm protein_working`, no flag or profile given: on
+    this GPU-less node the workers pick the cpu profile; the sweep ends with exactly its
+    3 runs, and submitting again (through --submit) runs nothing twice."""
+    url = storage_url(backend, tmp_path, request)
+    name = f"arr{backend[:2]}{uuid.uuid4().hex[:6]}"
+    env = cluster_env(slurm, NESTED_SWEEPER_STORAGE=url, SWEEP_RUN=name)
+    env.pop("SWEEP_HARDWARE", None)
+    logs, train_dir = tmp_path / "logs", tmp_path / "train_dir"
+    job = submit_workers(env, logs, "protein_working", f"train_dir={train_dir}", TINY)
+    wait_jobs(env, job)
+
+    sweep_dir = train_dir / "sweep" / name
+    first = trials(url, name)
+    assert_sweep_done(first, 3, sweep_dir)
+    for t in first:
+        if t.state.name != "COMPLETE":
+            assert t.user_attrs["fail_reason"].startswith("surplus"), t.user_attrs
+    for task in (1, 2):
+        log = (logs / f"slurm-sweep-{job}_{task}.out").read_text()
+        # The log names the worker by the same id as its file.
+        assert f"sweep worker {task} of '{name}' on " in log
+        assert f"(job {job}_{task}, hardware cpu)" in log
+        assert "Traceback" not in log, log[-3000:]
+
+    again = subprocess.run(
+        ["bash", str(SWEEP_SLURM), "--submit", "--parsable", "--array=1-2",
+         f"--output={logs}/slurm-%x-%A_%a.out", "protein_working", f"train_dir={train_dir}", TINY],
+        cwd=tmp_path, env={**env, "SWEEP_HARDWARE": "cpu"}, capture_output=True, text=True,
+        timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "profile 'cpu': sbatch --cpus-per-task=1 --mem=4G" in again.stderr
+    job2 = again.stdout.strip().split(";")[0]
+    wait_jobs(env, job2)
+    second = trials(url, name)
+    assert [(t.number, t.state.name) for t in second] == [(t.number, t.state.name) for t in first]
+    assert len(list((sweep_dir / "runs").iterdir())) == 3
+    for task in (1, 2):
+        log = (logs / f"slurm-sweep-{job2}_{task}.out").read_text()
+        assert f"(job {job2}_{task}, hardware cpu)" in log and "Traceback" not in log, log[-3000:]
+
+
+def job_of(pid: int) -> str | None:
+    """The SLURM array task (J_T) of a process on this node, from the environment slurmstepd
+    gave it (scancel wants the J_T form: the task's own SLURM_JOB_ID is refused)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    env = dict(v.decode().split("=", 1) for v in environ if b"=" in v)
+    if "SLURM_ARRAY_JOB_ID" not in env:
+        return None
+    return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_scancel_of_a_worker_then_resubmit_recovers(
+        slurm: Path, tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    """One of two workers is scancelled while its run is RUNNING; the run is recorded FAIL
+    (interrupted) and replaced, and after a resubmission the sweep holds exactly its runs."""
+    url = storage_url(backend, tmp_path, request)
+    name = f"kill{backend[:2]}{uuid.uuid4().hex[:6]}"
+    env = cluster_env(slurm, NESTED_SWEEPER_STORAGE=url, SWEEP_RUN=name, SWEEP_HARDWARE="cpu")
+    logs, train_dir = tmp_path / "logs", tmp_path / "train_dir"
+    args = ("protein_working", f"train_dir={train_dir}", "rollout_count=4", TINY)
+    job = submit_workers(env, logs, *args)
+
+    victim, deadline = None, time.monotonic() + 180
+    while victim is None:
+        assert time.monotonic() < deadline, "no run was ever RUNNING under a SLURM job"
+        try:
+            for t in trials(url, name):
+                pid = t.user_attrs.get("worker_pid")
+                if t.state.name == "RUNNING" and pid and job_of(int(pid)):
+                    victim = (t.number, int(pid), job_of(int(pid)))
+                    break
+        except KeyError:
+            pass  # the study does not exist yet
+        time.sleep(0.2)
+    number, pid, slurm_job = victim
+    subprocess.run(["scancel", slurm_job], env=env, check=True, timeout=30)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, f"worker {pid} outlived scancel {slurm_job}"
+        time.sleep(0.2)
+    wait_jobs(env, job)
+    assert "CANCELLED" in (logs / f"slurm-sweep-{slurm_job}.out").read_text()
+
+    job2 = submit_workers(env, logs, *args)
+    wait_jobs(env, job2)
+    ts = trials(url, name)
+    assert_sweep_done(ts, 4, train_dir / "sweep" / name)
+    killed = next(t for t in ts if t.number == number)
+    assert killed.state.name == "FAIL", killed.user_attrs
+    assert "interrupted" in killed.user_attrs.get("fail_reason", ""), killed.user_attrs
+
+
+def test_submitit_launcher_runs_a_round_as_a_slurm_job_array(slurm: Path, tmp_path: Path) -> None:
+    """`hydra/launcher=slurm` with no profile: one round of 2 runs is one array of 2 tasks
+    on the real cluster, asking for no GPU, and both runs COMPLETE."""
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    name = "onslurm"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-m", "+sweep=protein_working", f"run={name}",
+         f"train_dir={tmp_path / 'train_dir'}", "hydra/launcher=slurm", "rollout_count=1",
+         "num_samples=2", TINY, f"hydra.sweeper.storage={url}", "hydra.sweeper.summary=false"],
+        cwd=ROOT, env=cluster_env(slurm), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ts = trials(url, name)
+    assert_sweep_done(ts, 2, tmp_path / "train_dir" / "sweep" / name)
+    assert len(ts) == 2
+    folder = tmp_path / "train_dir" / "sweep" / name / ".submitit"
+    scripts = list(folder.glob("*/*_submission.sh"))
+    assert len(scripts) == 1  # one sbatch for the round
+    job = scripts[0].parent.name
+    flags = sbatch_flags(scripts[0].read_text())
+    assert flags["array"] == "0-1%2"
+    assert flags["gpus-per-node"] == "0" and flags["cpus-per-task"] == "1" and flags["mem"] == "4GB"
+    # Each task of the array ran the pickled job and wrote its result.
+    assert sorted(p.name for p in folder.glob(f"{job}_*/*_result.pkl")) == [
+        f"{job}_0_0_result.pkl", f"{job}_1_0_result.pkl"]
