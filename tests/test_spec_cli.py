@@ -336,3 +336,35 @@ def test_carbs_marker_in_the_config_resolves_to_its_centre_and_becomes_a_paramet
     assert code == 0, err
     row = next(line for line in out.splitlines() if "trainer.learning_rate" in line)
     assert "log_normal" in row and "1e-05" in row and "0.1" in row
+
+
+def test_a_wrong_config_name_blames_config_name(cli, tmp_path: Path) -> None:
+    code, _, err = cli("validate", "quick", "--config-name", "tran")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: --config-name: no config 'tran.yaml' in conf")
+    assert "did you mean 'train'?" in err and "--config-dir" not in err
+    # A directory without any primary config is the wrong directory, and says so.
+    (tmp_path / "sweep").mkdir()
+    shutil.copyfile(Path("conf/sweep/quick.yaml"), tmp_path / "sweep" / "quick.yaml")
+    code, _, err = cli("validate", "quick", "--config-dir", str(tmp_path))
+    assert code == 2 and err.startswith("error: --config-dir: no config 'train.yaml'")
+
+
+def test_a_wandb_sweep_file_points_to_migrate(cli, tmp_path: Path) -> None:
+    path = tmp_path / "wandb_sweep.yaml"
+    path.write_text(textwrap.dedent("""\
+        method: bayes
+        metric: {name: reward, goal: maximize}
+        parameters:
+          trainer.learning_rate: {min: 0.0001, max: 0.01}
+    """))
+    code, _, err = cli("validate", str(path))
+    assert code == 2 and err.count("\n") == 1
+    assert "a W&B sweep file (method, metric, parameters at the root)" in err
+    assert f"convert it with `nested-sweep migrate {path}`" in err
+    # What migrate writes then validates: the fix the error names works.
+    code, out, _ = cli("migrate", str(path), "--in-place")
+    assert code == 0
+    code, out, err = cli("validate", str(path))
+    assert code == 0, err
+    assert "valid — method bayes" in out

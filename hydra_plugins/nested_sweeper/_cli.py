@@ -2,7 +2,8 @@
 
     nested-sweep validate NAME_OR_PATH [--config-dir conf] [--config-name train] [overrides...]
     nested-sweep migrate PATH... [--in-place]
-    nested-sweep summary NAME_OR_DIR [--format table|json|csv] [--plots]
+    nested-sweep summary NAME_OR_DIR [--format table|json|csv] [--plots] [--watch]
+    nested-sweep monitor NAME_OR_DIR        (= summary --watch: live until the sweep ends)
 
 Bad input exits 2 with one line on stderr (``FILE: KEY: PROBLEM; FIX``), never a traceback.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import shutil
 import sys
@@ -64,9 +66,7 @@ def compose_plain(
     from . import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
 
     conf_dir = Path(config_dir).resolve()
-    if not (conf_dir / f"{config_name}.yaml").is_file():
-        raise SweepError(f"no config '{config_name}.yaml' in {display_path(conf_dir)}",
-                         key="--config-dir", fix="run from the project root or pass --config-dir")
+    check_primary_config(conf_dir, config_name)
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
@@ -80,6 +80,22 @@ def compose_plain(
     plain = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(plain, dict)
     return plain
+
+
+def check_primary_config(conf_dir: Path, config_name: str) -> None:
+    """Blame the option that is wrong: a config dir without any YAML is the wrong dir; a
+    config dir with others but not this one is the wrong name (and the others are listed)."""
+    names = sorted(p.stem for p in conf_dir.glob("*.yaml")) if conf_dir.is_dir() else []
+    if f"{config_name}.yaml" in {f"{n}.yaml" for n in names}:
+        return
+    where = display_path(conf_dir)
+    if not names:
+        raise SweepError(f"no config '{config_name}.yaml' in {where} (no primary config there)",
+                         key="--config-dir", fix="run from the project root or pass --config-dir")
+    close = difflib.get_close_matches(config_name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise SweepError(f"no config '{config_name}.yaml' in {where}", key="--config-name",
+                     fix=f"{hint}configs there: {', '.join(names)}")
 
 
 def hydra_message(err: Exception) -> tuple[str, str]:
@@ -143,6 +159,7 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
 
     path = find_sweep_file(args.sweep, [args.config_dir])
     file = display_path(path)
+    refuse_wandb_format(path, file)
     read_sweep_file(path, file=file)  # its YAML and root keys first: Hydra would say it worse
     with sweep_selection(path, args.config_dir, args.config_name) as selected:
         plain = compose_plain(args.config_dir, args.config_name, [*selected, *args.overrides],
@@ -154,6 +171,29 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     spec.make_method()  # a grid over a continuous parameter is found here, not at launch
     print_spec(spec, out)
     return 0
+
+
+# Root keys of a W&B sweep file; a nested file has them under `sweep:` (or not at all).
+WANDB_FORMAT_KEYS = ("method", "metric", "parameters", "early_terminate", "run_cap", "program",
+                     "command", "project", "entity")
+
+
+def refuse_wandb_format(path: Path, file: str) -> None:
+    """A whole W&B sweep file gets one answer, the converter, not its first misplaced key."""
+    from ._spec import load_yaml
+
+    try:
+        raw = load_yaml(path)
+    except SweepError:
+        return  # read_sweep_file reports the YAML problem with its line
+    if not isinstance(raw, dict) or "sweep" in raw:
+        return
+    found = [k for k in WANDB_FORMAT_KEYS if k in raw]
+    if found:
+        raise SweepError(f"a W&B sweep file ({', '.join(found)} at the root), not the nested "
+                         "format", file=file, key=found[0],
+                         fix=f"convert it with `nested-sweep migrate {file}` (prints the "
+                             "result; --in-place rewrites the file)")
 
 
 def plural(n: int, noun: str) -> str:
@@ -192,8 +232,13 @@ def migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._summary import summary_main
+    from ._summary import summary_main, watch_main
 
+    if args.command == "monitor" or args.watch:
+        if args.command == "summary" and (args.format != "table" or args.plots):
+            raise SweepError("--watch shows the table only", key="--watch",
+                             fix="drop --format/--plots, or run them once the sweep ends")
+        return watch_main(args, out=out, err=err)
     return summary_main(args, out=out, err=err)
 
 
@@ -218,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--storage", default=None, help="SQLAlchemy URL (then TARGET is the study)")
     summ.add_argument("--study", default=None, help="study name inside the storage")
     summ.add_argument("--train-dir", default="train_dir")
+    summ.add_argument("--watch", action="store_true",
+                      help="refresh live from the study until the sweep ends (Ctrl-C stops)")
+    summ.add_argument("--interval", type=float, default=2.0, help="seconds between reads")
+
+    mon = sub.add_parser("monitor", help="summary --watch: follow a running sweep live")
+    mon.add_argument("target", help="sweep name (train_dir/sweep/NAME), sweep dir or .db file")
+    mon.add_argument("--storage", default=None, help="SQLAlchemy URL (then TARGET is the study)")
+    mon.add_argument("--study", default=None, help="study name inside the storage")
+    mon.add_argument("--train-dir", default="train_dir")
+    mon.add_argument("--interval", type=float, default=2.0, help="seconds between reads")
     return parser
 
 
@@ -226,7 +281,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     commands = {"validate": lambda: validate(args, out), "migrate": lambda: migrate(args, out, err),
-                "summary": lambda: summary(args, out, err)}
+                "summary": lambda: summary(args, out, err),
+                "monitor": lambda: summary(args, out, err)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SweepWarning)
         try:

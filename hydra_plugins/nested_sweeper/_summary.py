@@ -23,7 +23,8 @@ import json
 import math
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import SweepError
 from ._run import hide_password
+from ._study import SURPLUS
 from ._types import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -47,8 +49,11 @@ __all__ = [
     "render_table",
     "report_from_study",
     "summary_main",
+    "sweep_finished",
     "to_csv",
     "to_json",
+    "watch_main",
+    "watch_view",
     "write_plots",
 ]
 
@@ -135,6 +140,19 @@ class SweepReport:
             counts[trial.state.value] += 1
         return counts
 
+    @property
+    def planned(self) -> int | None:
+        """rollout_count × num_samples from the spec, None when the study does not say."""
+        rounds, per_round = self.spec.get("rollout_count"), self.spec.get("num_samples")
+        if isinstance(rounds, int) and isinstance(per_round, int):
+            return rounds * per_round
+        return None
+
+    @property
+    def done(self) -> int:
+        """Runs that count towards the plan, as the sweeper counts them (COMPLETE + PRUNED)."""
+        return sum(1 for t in self.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+
     def round_best(self, round_: int | None) -> TrialRecord | None:
         done = [t for t in self.completed if _round(t) == round_]
         return _best_of(done, self.goal)
@@ -155,8 +173,34 @@ def _best_of(trials: list[TrialRecord], goal: str) -> TrialRecord | None:
 
 
 def _round(trial: TrialRecord) -> int | None:
+    """The trial's round as stored in the study (0-based, the attribute optuna-dashboard shows)."""
     value = trial.attrs.get("round")
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def shown_round(round_: int | None) -> int | None:
+    """A stored round as every output shows it: 1-based, as the workers' ``[round 1/3]`` logs."""
+    return None if round_ is None else round_ + 1
+
+
+def sweep_file(report: SweepReport) -> str | None:
+    """The sweep file as an absolute path, readable from any directory.
+
+    Older studies store it relative to the directory the sweep was started from; that
+    directory is not stored, so the file is looked for from the sweep directory upwards (the
+    default ``train_dir/sweep/NAME`` lies below it). Not found: the stored text, marked.
+    """
+    stored = report.spec.get("file")
+    if not stored:
+        return None
+    path = Path(str(stored)).expanduser()
+    if path.is_absolute():
+        return str(path)
+    if report.sweep_dir:
+        for base in Path(report.sweep_dir).parents:
+            if (base / path).is_file():
+                return str((base / path).resolve())
+    return f"{stored} (relative to the directory the sweep was started from)"
 
 
 def _metrics(trial: TrialRecord) -> dict[str, Any]:
@@ -336,6 +380,9 @@ def report_from_study(study: optuna.Study, *, storage: str = "") -> SweepReport:
     distributions: dict[str, dict[str, Any]] = {}
     for frozen in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         attrs = dict(frozen.user_attrs)
+        if attrs.get(SURPLUS):
+            # A racing worker's extra trial, failed before it ran: no run, no round.
+            continue
         cost = attrs.get("cost")
         record = TrialRecord(
             number=frozen.number,
@@ -418,11 +465,23 @@ def _params_text(trial: TrialRecord, short: Mapping[str, str]) -> str:
     return " ".join(f"{short.get(k, k)}={_fmt(v)}" for k, v in trial.params.items())
 
 
-def _counts_text(report: SweepReport) -> str:
+def _states_text(report: SweepReport) -> str:
+    """``3 complete, 1 running``: the states that occur, with their counts."""
     words = {"COMPLETE": "complete", "FAIL": "failed", "PRUNED": "pruned", "RUNNING": "running"}
     counts = {words[k]: v for k, v in report.counts.items() if v}
-    detail = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return ", ".join(f"{v} {k}" for k, v in counts.items())
+
+
+def _counts_text(report: SweepReport) -> str:
+    detail = _states_text(report)
     return _count(len(report.trials), "run") + (f" ({detail})" if detail else "")
+
+
+def _progress_text(report: SweepReport) -> str:
+    """``2 of 3 runs done (2 complete, 1 running)``."""
+    detail = _states_text(report)
+    return f"{report.done} of {_count(report.planned, 'run')} done" + (
+        f" ({detail})" if detail else "")
 
 
 # --------------------------------------------------------------------------- table
@@ -463,9 +522,9 @@ def _sweep_section(report: SweepReport) -> Iterable[Any]:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     rounds, per_round = spec.get("rollout_count"), spec.get("num_samples")
-    planned = rounds * per_round if isinstance(rounds, int) and isinstance(per_round, int) else None
+    planned = report.planned
     rows = [
-        ("file", spec.get("file")),
+        ("file", sweep_file(report)),
         ("method", spec.get("method")),
         ("metric", f"{report.metric} ({report.goal})"),
         (
@@ -522,7 +581,7 @@ def _rounds_section(report: SweepReport) -> Iterable[Any]:
         yield "No runs recorded yet."
     for round_, trials in report.rounds.items():
         best = report.round_best(round_)
-        label = f"Round {round_}" if round_ is not None else "Runs without a round"
+        label = f"Round {shown_round(round_)}" if round_ is not None else "Runs without a round"
         title = f"{label}: {_count(len(trials), 'run')}"
         if best is not None:
             title += f", best {report.metric} {_fmt(best.value)} ({_run_name(best)})"
@@ -553,7 +612,7 @@ def _best_section(report: SweepReport) -> Iterable[Any]:
         yield f"Best run: none yet (no completed run with a finite {report.metric})"
         return
     lines = [
-        f"Best run: {_run_name(best)} (trial {best.number}, round {_fmt(_round(best))})",
+        f"Best run: {_run_name(best)} (trial {best.number}, round {_fmt(shown_round(_round(best)))})",
         f"  {report.metric} = {_fmt(best.value)} ({report.goal})",
     ]
     others = {k: v for k, v in _metrics(best).items() if k != report.metric}
@@ -588,7 +647,7 @@ def _trial_json(trial: TrialRecord) -> dict[str, Any]:
     return _plain(
         {
             "number": trial.number,
-            "round": _round(trial),
+            "round": shown_round(_round(trial)),
             "run_name": attrs.get("run_name"),
             "state": trial.state.value,
             "value": trial.value,
@@ -608,7 +667,7 @@ def to_json(report: SweepReport) -> dict[str, Any]:
     best = report.best
     rounds = [
         {
-            "round": round_,
+            "round": shown_round(round_),
             "trials": [t.number for t in trials],
             "best": None if (b := report.round_best(round_)) is None else b.number,
         }
@@ -619,6 +678,7 @@ def to_json(report: SweepReport) -> dict[str, Any]:
             "name": report.name,
             "storage": report.storage,
             "sweep_dir": report.sweep_dir,
+            "sweep_file": sweep_file(report),
             "metric": report.metric,
             "goal": report.goal,
             "spec": report.spec,
@@ -650,7 +710,7 @@ def to_csv(report: SweepReport) -> str:
         writer.writerow(
             [
                 trial.number,
-                _csv_cell(_round(trial)),
+                _csv_cell(shown_round(_round(trial))),
                 _run_name(trial),
                 trial.state.value,
                 _csv_cell(trial.value),
@@ -812,7 +872,7 @@ def _plot_history(report: SweepReport) -> Figure:
             [t.number for t in mine],
             [t.value for t in mine],
             color=colors[r],
-            label=f"round {r}",
+            label=f"round {shown_round(r)}",
             zorder=3,
         )
     pick = max if report.goal == "maximize" else min
@@ -1060,3 +1120,187 @@ def summary_main(
         out.write(render_table(report, color=color))
         out.writelines(["Plots:\n", *(f"  {p}\n" for p in plots)] if plots else [])
     return 0
+
+
+# --------------------------------------------------------------------------- watch
+
+# Lines of the live view around the rounds table (title, header, borders, best, running).
+_VIEW_CHROME = 12
+
+
+def sweep_finished(report: SweepReport) -> bool:
+    """Every planned run done and none running: what ends ``--watch`` on its own."""
+    planned = report.planned
+    running = report.counts[TrialState.RUNNING.value]
+    return planned is not None and running == 0 and report.done >= planned
+
+
+def _signature(report: SweepReport) -> tuple[Any, ...]:
+    """What the view shows changes exactly when this changes (no redraw without news)."""
+    return tuple((t.number, t.state.value, t.value) for t in report.trials)
+
+
+def watch_view(report: SweepReport, *, problem: str | None = None,
+               max_rounds: int | None = None) -> list[Any]:
+    """The live view: progress headline, one row per round (the latest ``max_rounds``), the
+    running runs and the best so far. Compact on purpose: it is redrawn in place."""
+    from rich.table import Table
+
+    status = "finished" if sweep_finished(report) else time.strftime("updated %H:%M:%S")
+    title = f"Sweep {report.name}: {_progress_text(report)}, {status}"
+    table = Table(title=title, title_justify="left")
+    for column in ("round", "runs", "complete", "failed", "pruned", "running"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column(f"best {report.metric}", justify="right", no_wrap=True)
+    table.add_column("best run", no_wrap=True)
+    rounds = list(report.rounds.items())
+    hidden = len(rounds) - max_rounds if max_rounds and len(rounds) > max_rounds else 0
+    if hidden:
+        table.add_row(f"… {hidden}", *[""] * 7)
+    for round_, trials in rounds[hidden:]:
+        table.add_row(*_round_row(report, round_, trials))
+    if not rounds:
+        table.add_row("-", "0", *[""] * 6)
+    view: list[Any] = [table, *_running_lines(report), _best_line(report)]
+    if problem:
+        view.append(f"cannot read the study right now (retrying): {problem}")
+    return view
+
+
+def _round_row(report: SweepReport, round_: int | None, trials: list[TrialRecord]) -> list[str]:
+    best = report.round_best(round_)
+    states = [sum(1 for t in trials if t.state is s) for s in
+              (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RUNNING)]
+    return [_fmt(shown_round(round_)), str(len(trials)), *map(str, states),
+            _fmt(None if best is None else best.value), "-" if best is None else _run_name(best)]
+
+
+def _running_lines(report: SweepReport) -> list[str]:
+    short = _short_names(report.param_names)
+    return [f"running: {_run_name(t)} (round {_fmt(shown_round(_round(t)))}) "
+            f"{_params_text(t, short)}".rstrip()
+            for t in report.trials if t.state is TrialState.RUNNING]
+
+
+def _best_line(report: SweepReport) -> str:
+    best = report.best
+    if best is None:
+        return f"best so far: none (no completed run with a finite {report.metric})"
+    params = _params_text(best, _short_names(report.param_names))
+    return (f"best so far: {_run_name(best)} {report.metric}={_fmt(best.value)} "
+            f"(round {_fmt(shown_round(_round(best)))}) {params}").rstrip()
+
+
+def watch_main(
+    args: argparse.Namespace | Mapping[str, Any],
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """``nested-sweep summary NAME --watch`` / ``nested-sweep monitor NAME``.
+
+    Reads the study every ``interval`` seconds (any storage: SQLite, PostgreSQL) and redraws
+    the view in place on a terminal (rich ``Live``); elsewhere (a pipe, a log file) it prints
+    the view again only when a run started or finished. Ends with exit 0 when every planned
+    run is done, or on Ctrl-C with one line on ``err``; 2 with one line for bad input.
+    """
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    target = str(_arg(args, "target") or "")
+    interval = _arg(args, "interval", 2.0)
+
+    def load() -> SweepReport:
+        return load_report(target, storage=_arg(args, "storage"),
+                           study_name=_arg(args, "study"),
+                           train_dir=_arg(args, "train_dir") or "train_dir")
+
+    try:
+        if not (isinstance(interval, (int, float)) and 0 < interval < math.inf):
+            raise SweepError(f"interval {interval!r} is not a positive number of seconds",
+                             key="--interval", fix="e.g. --interval 2")
+        first = load()  # a wrong name or URL is an error now, not an endless wait
+    except SweepError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
+    latest = [first]
+    try:
+        final = _follow(load, first, float(interval), out, latest)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a user stops watching a sweep that runs on: no traceback.
+        report = latest[0]
+        err.write(f"stopped watching {report.name}: {_progress_text(report)}\n")
+        return 0
+    out.write(f"sweep {final.name} finished: {_progress_text(final)}\n")
+    return 0
+
+
+def _follow(load: Callable[[], SweepReport], first: SweepReport, interval: float,
+            out: TextIO, latest: list[SweepReport]) -> SweepReport:
+    """Poll until the sweep is finished; ``latest[0]`` is always the newest report read."""
+    from rich.console import Console
+
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    console = Console(file=out, force_terminal=tty, color_system="standard" if tty else None,
+                      markup=False, highlight=False, emoji=False,
+                      width=None if tty else max(100, _terminal_width()))
+    if tty:
+        return _follow_live(load, first, interval, console, latest)
+    return _follow_lines(load, first, interval, console, latest)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _poll(load: Callable[[], SweepReport], report: SweepReport) -> tuple[SweepReport, str | None]:
+    """The next report, or the last one and why it could not be read (a server restart, a
+    locked file): a watcher keeps watching through a passing problem."""
+    try:
+        return load(), None
+    except SweepError as exc:
+        return report, str(exc)
+
+
+def _follow_live(load: Callable[[], SweepReport], report: SweepReport, interval: float,
+                 console: Any, latest: list[SweepReport]) -> SweepReport:
+    from rich.console import Group
+    from rich.live import Live
+
+    def view(problem: str | None) -> Any:
+        rows = max(3, console.size.height - _VIEW_CHROME)
+        return Group(*watch_view(latest[0], problem=problem, max_rounds=rows))
+
+    with Live(view(None), console=console, auto_refresh=False, transient=False) as live:
+        while not sweep_finished(report):
+            time.sleep(interval)
+            report, problem = _poll(load, report)
+            latest[0] = report
+            live.update(view(problem), refresh=True)  # every tick: the clock moves
+    return report
+
+
+def _print_view(console: Any, view: list[Any]) -> None:
+    """The view as plain text, trailing blanks stripped (rich pads titles to the width)."""
+    with console.capture() as captured:
+        for part in view:
+            console.print(part, soft_wrap=isinstance(part, str))
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    console.file.write(text + "\n")  # a blank line between successive views
+    console.file.flush()
+
+
+def _follow_lines(load: Callable[[], SweepReport], report: SweepReport, interval: float,
+                  console: Any, latest: list[SweepReport]) -> SweepReport:
+    shown: tuple[Any, ...] | None = None
+    problem: str | None = None
+    while True:
+        key = (_signature(report), problem)
+        if key != shown:  # not a tty: a new view only when something changed
+            _print_view(console, watch_view(report, problem=problem))
+            shown = key
+        if sweep_finished(report):
+            return report
+        time.sleep(interval)
+        report, problem = _poll(load, report)
+        latest[0] = report
