@@ -137,6 +137,7 @@ def migrate_text(text: str, *, file: str = "<string>") -> Migration:
     header, has_package = _header_lines(text, file)
     yaml = _yaml()
     root = _load(yaml, text, file)
+    _lift_leading(root)
     m = _Migrator(file, root)
     m.run()
     changes = list(m.changes)
@@ -148,10 +149,11 @@ def migrate_text(text: str, *, file: str = "<string>") -> Migration:
         return Migration(text=text, changes=[], kind="none")
     if m.structural:
         root.ca.comment = None  # the header comments are written back textually below
+        _lower_leading(root)
         body = StringIO()
         yaml.dump(root, body)
         lines = [_HEADER, *header]
-        new_text = "\n".join(lines) + "\n" + body.getvalue()
+        new_text = "\n".join(lines) + "\n" + _indent_comments(body.getvalue())
     else:
         new_text = f"{_HEADER}\n{text}"
     changes.extend(_parse_notes(new_text, file))
@@ -226,6 +228,7 @@ class _Migrator:
     found: set[str] = field(default_factory=set)
     # (legacy key, value, where) of search settings that become method_kwargs (or notes)
     legacy_kwargs: list[tuple[str, Any, str]] = field(default_factory=list)
+    params_comment: Any = None  # the comment of a root `parameters:` key, for sweep.parameters
     command: Any = None  # a W&B `command:` list, read once `sweep` exists
 
     def run(self) -> None:
@@ -273,7 +276,7 @@ class _Migrator:
                 f"dropped {_plain(root['program'])!r}",
             )
         if "command" in root:
-            self.command, _ = _pop(root, "command")
+            self.command, _ = _pop(root, "command", header=True)
             self.structural = True
         for key in ("project", "entity"):
             if key in root:
@@ -318,8 +321,7 @@ class _Migrator:
         self._drop("run_cap", "")
         root.insert(pos, "rollout_count", cap)
         root.insert(pos + 1, "num_samples", 1)
-        if comment:
-            root.ca.items["rollout_count"] = comment
+        _store_comment(root, "rollout_count", comment)
         self.changes.append(
             f"run_cap: {cap} -> rollout_count: {cap}, num_samples: 1 (runs per round)"
         )
@@ -338,7 +340,7 @@ class _Migrator:
         for key in moved:
             if key not in root:
                 continue
-            value, comment = _pop(root, key)
+            value, comment = _pop(root, key, header=True)
             self.structural = True
             self.found.add("root-overrides")
             if key == "metric" and isinstance(value, Mapping):
@@ -384,8 +386,7 @@ class _Migrator:
                 )
             return
         sweep.insert(_setting_pos(sweep, key), key, value)
-        if comment:
-            sweep.ca.items[key] = comment
+        _store_comment(sweep, key, comment)
 
     # -- legacy search settings (Metta's protein:/CARBS keys, W&B methods) -----------------
 
@@ -393,7 +394,7 @@ class _Migrator:
         """``protein:``, ``num_random_samples``, ``resume`` ... at the root or under ``sweep``."""
         for place, prefix in ((self.root, ""), (self.sweep, "sweep.")):
             for key in [k for k in place if k in LEGACY_SETTINGS]:
-                value, _ = _pop(place, key)
+                value, _ = _pop(place, key, header=place is self.root)
                 self.structural = True
                 where = f"{prefix}{key}"
                 if key == "protein":
@@ -590,7 +591,7 @@ class _Migrator:
         self.changes.append(f"command: {word} -> fixed override sweep.{path}: {_plain(value)!r}")
 
     def _move_root_key(self, key: str) -> None:
-        value, comment = _pop(self.root, key)
+        value, comment = _pop(self.root, key, header=True)
         self.structural = True
         self.found.add("root-overrides")
         marker = parse_marker(value, key=key, file=self.file) if isinstance(value, str) else None
@@ -610,8 +611,10 @@ class _Migrator:
             self._add_constant_param(key, value, "seed: kept as the parameter seed: {value: ...}")
             return
         if isinstance(value, Mapping):
+            first = len(self.params)
             self._extract(value, key, where=key)
             if not len(value):
+                self._carry_lead(comment, first)
                 return  # it held only markers, now parameters
         elif isinstance(value, list):
             self._refuse_list_markers(value, key)
@@ -629,9 +632,10 @@ class _Migrator:
                 _, comment = _pop(self.sweep, key)
                 self._loose_param(str(key), value, here, comment)
             elif isinstance(value, Mapping):
+                first = len(self.params)
                 self._extract(value, key, where=here)
                 if not len(value):
-                    del self.sweep[key]
+                    self._carry_lead(_pop(self.sweep, key)[1], first)
             elif isinstance(value, list):
                 self._refuse_list_markers(value, here)
             elif isinstance(value, str) and (
@@ -679,7 +683,8 @@ class _Migrator:
     def _root_parameters(self) -> None:
         if "parameters" not in self.root:
             return
-        params, _ = _pop(self.root, "parameters")
+        params, comment = _pop(self.root, "parameters", header=True)
+        self.params_comment = comment
         self.structural = True
         self.found.add("root-overrides")
         if not isinstance(params, Mapping):
@@ -698,6 +703,15 @@ class _Migrator:
 
         ``depth`` is the nesting level of ``node``'s keys in the file (comments re-indent by it).
         """
+        first = len(dst)
+        lead = _take_leading(node, list(node), 0) if len(node) else ""
+        self._flatten_items(node, prefix, dst, where=where, depth=depth)
+        if lead and len(dst) > first:
+            _place_leading(dst, list(dst)[first], lead)
+
+    def _flatten_items(
+        self, node: Mapping[str, Any], prefix: str, dst: Any, *, where: str, depth: int
+    ) -> None:
         for key, value in node.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             comment = node.ca.items.get(key) if hasattr(node, "ca") else None
@@ -841,8 +855,7 @@ class _Migrator:
                 fix="keep one of them",
             )
         dst[path] = value
-        if comment:
-            dst.ca.items[path] = comment
+        _store_comment(dst, path, comment)
 
     def _add_constant(
         self, path: str, value: Any, note: str, comment: Any, dst: Any = None
@@ -879,6 +892,7 @@ class _Migrator:
         if not len(self.params) or "parameters" in self.sweep:
             return  # none, or the existing node (edited in place)
         self.sweep.insert(_setting_pos(self.sweep, "parameters"), "parameters", self.params)
+        _store_comment(self.sweep, "parameters", self.params_comment)
 
     # -- parameter leaves: Protein spellings, and refusals of what would not parse -----------
 
@@ -1029,11 +1043,19 @@ class _Migrator:
                 _, comment = _pop(node, key)
                 self._loose_param(path, value, here, comment)
             elif isinstance(value, Mapping):
+                first = len(self.params)
                 self._extract(value, path, where=here)
                 if not len(value):
-                    del node[key]
+                    self._carry_lead(_pop(node, key)[1], first)
             elif isinstance(value, list):
                 self._refuse_list_markers(value, here)
+
+    def _carry_lead(self, comment: Any, first: int) -> None:
+        """The lines above a group that emptied (all its keys became parameters) go above the
+        first of those parameters."""
+        lead = comment[1] if comment and len(comment) > 1 else None
+        if isinstance(lead, str) and lead.strip() and len(self.params) > first:
+            _place_leading(self.params, list(self.params)[first], lead)
 
     def _loose_param(self, path: str, value: Any, where: str, comment: Any) -> None:
         """A distribution outside ``parameters:`` (Metta 2025): a parameter at its path."""
@@ -1059,14 +1081,17 @@ class _Migrator:
     def _merge(self, dst: Any, key: str, value: Any, comment: Any, *, where: str) -> None:
         if key not in dst:
             dst.insert(len(dst), key, value)
-            if comment:
-                dst.ca.items[key] = comment
+            _store_comment(dst, key, comment)
             return
         old = dst[key]
         if isinstance(old, Mapping) and isinstance(value, Mapping):
-            for sub in list(value):
+            subs = list(value)
+            for sub in subs:
                 sub_comment = value.ca.items.get(sub) if hasattr(value, "ca") else None
                 self._merge(old, sub, value[sub], sub_comment, where=f"{where}.{sub}")
+            lead = comment[1] if comment and len(comment) > 1 else None
+            if isinstance(lead, str) and lead.strip() and subs and subs[0] in old:
+                _place_leading(old, subs[0], lead)  # the lines above the merged group
             return
         if _plain(old) != _plain(value):
             raise SweepError(
@@ -1187,39 +1212,146 @@ def _new_list(items: list[Any]) -> Any:
     return seq
 
 
-def _pop(node: Any, key: str) -> tuple[Any, Any]:
-    """Remove ``key`` and return its value with its end-of-line comment.
+def _pop(node: Any, key: str, *, header: bool = False) -> tuple[Any, Any]:
+    """Remove ``key`` and return its value with its comments.
 
-    ruamel stores the full-line comments *below* an entry with that entry; they describe what
-    follows, so they stay here (on the previous entry) instead of travelling with ``key``.
+    ruamel stores full-line comments with the entry *above* them (its deepest last scalar,
+    or the mapping's own comment before its first key). Lines above ``key`` describe it, so
+    they travel with it (returned in slot 1 as text, placed by :func:`_place_leading`);
+    lines below its value describe what follows, so they stay where ``key`` was. ``header``
+    is True for the root, whose lines above its first key are the file's header.
     """
     keys = list(node)
+    i = keys.index(key)
+    lead = "" if header and i == 0 else _take_leading(node, keys, i)
     comment = node.ca.items.get(key) if hasattr(node, "ca") else None
     value = node[key]
     del node[key]
-    if not comment or len(comment) < 3 or comment[2] is None:
-        return value, comment
-    token = comment[2]
-    eol, _, rest = token.value.partition("\n")
-    if rest.strip():
-        before, after = keys[: keys.index(key)], keys[keys.index(key) + 1 :]
-        if before:
-            placed = _append_trailing(node, before[-1], rest)
-        else:
-            placed = bool(after) and _prepend_comment(node, rest)
-        if not placed:
-            return value, comment  # nowhere better: they move with the key
-    moved = list(comment)
-    moved[2] = _token_like(token, eol + "\n") if eol.strip() else None
-    return value, moved if any(moved) else None
+    holder, hkey = _deepest(value)
+    if holder is not None:  # a block mapping: its last scalar holds the lines below it
+        _leave_behind(node, keys, key, holder, hkey)
+    moved = list(comment) if comment else [None, None, None, None]
+    if comment and len(comment) > 2 and comment[2] is not None:
+        token = comment[2]
+        eol, _, rest = token.value.partition("\n")
+        if rest.strip() and not _place_rest(node, keys, key, rest):
+            return value, _with_lead(comment, lead)  # nowhere better: they move with the key
+        moved[2] = _token_like(token, eol + "\n") if eol.strip() else None
+    return value, _with_lead(moved, lead)
+
+
+def _lift_leading(node: Any) -> None:
+    """ruamel keeps the lines above a nested mapping's first key on the parent's entry; move
+    them onto the mapping itself (``ca.comment[1]``, as at the root) so they follow its keys."""
+    for key, child in node.items():
+        if isinstance(child, Mapping) and hasattr(child, "ca"):
+            item = node.ca.items.get(key)
+            if item and len(item) > 3 and item[3]:
+                old = child.ca.comment or [None, None]
+                child.ca.comment = [old[0], item[3]]
+                item[3] = None
+            _lift_leading(child)
+
+
+def _lower_leading(node: Any) -> None:
+    """The inverse of :func:`_lift_leading`, before dumping (the emitter reads the parent's)."""
+    for key, child in node.items():
+        if isinstance(child, Mapping) and hasattr(child, "ca"):
+            _lower_leading(child)
+            old = child.ca.comment
+            if old and len(old) > 1 and old[1]:
+                item = node.ca.items.setdefault(key, [None, None, None, None])
+                item[3] = old[1]
+                child.ca.comment = [old[0], None]
+
+
+def _store_comment(dst: Any, key: Any, comment: Any) -> None:
+    """Attach a comment from :func:`_pop` to ``dst[key]``: its end-of-line part on the entry,
+    the lines that were above it just above it again."""
+    if not comment:
+        return
+    item = list(comment) + [None] * (4 - len(comment))
+    lead, item[1] = item[1], None
+    if any(item):
+        dst.ca.items[key] = item
+    if isinstance(lead, str) and lead.strip():
+        _place_leading(dst, key, lead)
+
+
+def _with_lead(comment: Any, lead: str) -> Any:
+    moved = list(comment) + [None] * (4 - len(comment))
+    moved[1] = lead or None
+    return moved if any(moved) else None
+
+
+def _take_leading(node: Any, keys: list[Any], i: int) -> str:
+    """The full-line comments just above ``keys[i]``, removed from where ruamel keeps them."""
+    if not hasattr(node, "ca"):
+        return ""
+    if i == 0:
+        current = node.ca.comment
+        if not current or len(current) < 2 or not current[1]:
+            return ""
+        text = "".join(t.value for t in _tokens(current[1]))
+        node.ca.comment = [current[0], None]
+        return text if text.strip() else ""
+    holder, hkey = _deepest(node[keys[i - 1]])
+    if holder is None:
+        holder, hkey = node, keys[i - 1]
+    item = holder.ca.items.get(hkey)
+    if not item or len(item) < 3 or item[2] is None:
+        return ""
+    eol, _, rest = item[2].value.partition("\n")
+    if not rest.strip():
+        return ""
+    item[2] = _token_like(item[2], eol + "\n") if eol.strip() else None
+    return rest
+
+
+def _deepest(value: Any) -> tuple[Any, Any]:
+    """The block mapping and key of the last scalar under ``value`` (None: not a block map)."""
+    holder, key = None, None
+    while isinstance(value, Mapping) and len(value) and hasattr(value, "ca") \
+            and not value.fa.flow_style():
+        holder, key = value, list(value)[-1]
+        value = value[key]
+    return holder, key
+
+
+def _leave_behind(node: Any, keys: list[Any], key: Any, holder: Any, hkey: Any) -> None:
+    item = holder.ca.items.get(hkey)
+    if not item or len(item) < 3 or item[2] is None:
+        return
+    eol, _, rest = item[2].value.partition("\n")
+    if rest.strip() and _place_rest(node, keys, key, rest):
+        item[2] = _token_like(item[2], eol + "\n") if eol.strip() else None
+
+
+def _place_rest(node: Any, keys: list[Any], key: Any, rest: str) -> bool:
+    """Put the lines that followed ``key`` where it was: after its predecessor, else before
+    its successor (then the first key)."""
+    i = keys.index(key)
+    if i > 0:
+        return _append_trailing(node, keys[i - 1], rest)
+    return len(keys) > 1 and _prepend_comment(node, rest)
+
+
+def _place_leading(dst: Any, key: Any, text: str) -> None:
+    """Comment lines ``text`` just above ``dst[key]``."""
+    keys = list(dst)
+    i = keys.index(key)
+    if i > 0 and _append_trailing(dst, keys[i - 1], text):
+        return
+    if i == 0:
+        _prepend_comment(dst, text)
 
 
 def _append_trailing(node: Any, key: Any, rest: str) -> bool:
     """Put comment lines ``rest`` after the last scalar under ``node[key]``; False if none."""
-    while isinstance(node.get(key), Mapping) and len(node[key]):
-        node = node[key]
-        key = list(node)[-1]
-    if isinstance(node.get(key), (Mapping, list)) or not hasattr(node, "ca"):
+    holder, hkey = _deepest(node.get(key))
+    if holder is not None:
+        node, key = holder, hkey
+    if isinstance(node.get(key), list) or not hasattr(node, "ca"):
         return False
     item = node.ca.items.setdefault(key, [None, None, None, None])
     old = item[2]
@@ -1274,15 +1406,37 @@ def _shift_tokens(item: Any, by: int) -> Any:
 
 
 def _block_comment(block: Any, comment: Any) -> Any:
-    """The comment for a CARBS block's one-line replacement: its own comments, joined."""
-    texts = []
+    """The comment for a CARBS block's one-line replacement: the end-of-line comments of its
+    lines joined on that line, its full-line comments (a commented-out block below it) kept
+    as lines below it, and the lines above it above it."""
+    eols: list[str] = []
+    lines: list[str] = []
+    lead = comment[1] if comment and len(comment) > 1 and isinstance(comment[1], str) else None
     for item in [comment, *(block.ca.items.values() if hasattr(block, "ca") else [])]:
         for token in _tokens(item):
-            texts.extend(line.strip() for line in token.value.splitlines() if line.strip())
-    if not texts:
+            first, _, rest = token.value.partition("\n")
+            if first.strip():
+                eols.append(first.strip())
+            lines.extend(line for line in rest.splitlines() if line.strip())
+    if not eols and not lines:
         return comment
-    eol = "  ".join(texts)
-    return [None, None, _token_like(None, eol + "\n"), None]
+    value = ("  ".join(eols) if eols else "") + "\n" + "".join(f"{line}\n" for line in lines)
+    return [None, lead, _token_like(None, value), None]
+
+
+def _indent_comments(text: str) -> str:
+    """Full-line comments indented like the line they stand above, as a person writes them
+    (a comment that moved levels with its key keeps its old column otherwise)."""
+    lines = text.split("\n")
+    target = None
+    for i in range(len(lines) - 1, -1, -1):
+        stripped = lines[i].lstrip()
+        if stripped.startswith("#"):
+            if target is not None:
+                lines[i] = " " * target + stripped
+        elif stripped:
+            target = len(lines[i]) - len(stripped)
+    return "\n".join(lines)
 
 
 def _tokens(item: Any) -> list[Any]:
