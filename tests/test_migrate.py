@@ -392,3 +392,275 @@ def test_wandb_file_without_run_cap_lists_the_default_rollout_count() -> None:
     for counts in ("rollout_count: 4\n", "sweep: {num_samples: 2}\n"):
         again = migrate_text(body + counts, file="w.yaml")
         assert not any(c.startswith("no run_cap") for c in again.changes)
+
+
+# --- issue 14: shapes of real legacy files ----------------------------------------------------
+
+
+def load(text: str) -> Any:
+    """The output as Hydra reads it (OmegaConf: `1e-3` is a float, as the legacy file meant)."""
+    return OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+
+
+def params_of(result: Any) -> dict[str, Any]:
+    return load(result.text)["sweep"]["parameters"]
+
+
+def test_a_distribution_directly_under_sweep_is_a_parameter() -> None:
+    result = migrate("""
+        sweep:
+          trainer:
+            optimizer:
+              learning_rate: {distribution: log_normal, min: 1e-3, max: 5e-3, mean: 2e-3, scale: 1.0}
+            total_timesteps: 5000
+          batch_size: {distribution: int_uniform, min: 16, max: 128, mean: 64, scale: 1}
+    """)
+    out = load(result.text)["sweep"]
+    assert out["parameters"]["trainer.optimizer.learning_rate"] == {
+        "distribution": "log_normal", "min": 1e-3, "max": 5e-3, "mean": 2e-3, "scale": 1.0}
+    assert out["parameters"]["batch_size"]["distribution"] == "int_uniform"
+    assert out["trainer"] == {"total_timesteps": 5000}  # the fixed override stays fixed
+
+
+def test_protein_scale_auto_and_time_become_numbers() -> None:
+    result = migrate("""
+        parameters:
+          trainer:
+            lr: {distribution: log_normal, min: 1e-5, max: 1e-1, mean: 1e-3, scale: auto}
+            steps: {distribution: log_normal, min: 1e6, max: 1.6e7, mean: 4e6, scale: time}
+    """)
+    p = params_of(result)
+    assert p["trainer.lr"]["scale"] == 0.5
+    assert p["trainer.steps"]["scale"] == pytest.approx(1 / math.log2(16), rel=1e-9)
+    assert any("scale: time -> 0.25" in c for c in result.changes)
+
+
+def test_scale_time_outside_log_normal_is_refused() -> None:
+    with pytest.raises(SweepError, match=r"sweep.parameters.trainer.n.scale: scale 'time'"):
+        migrate("parameters: {trainer: {n: {distribution: int_uniform, min: 1, max: 8, "
+                "mean: 2, scale: time}}}\n")
+
+
+def test_protein_block_maps_to_method_kwargs_or_is_dropped_with_its_reason() -> None:
+    result = migrate("""
+        protein:
+          num_random_samples: 7
+          max_suggestion_cost: 1800
+          seed_with_search_center: false
+          expansion_rate: 0.25
+          resample_frequency: 5
+        metric: reward
+        parameters:
+          trainer.lr: {distribution: log_normal, min: 1e-5, max: 1e-2, mean: 1e-3, scale: auto}
+    """)
+    out = load(result.text)["sweep"]
+    assert out["method_kwargs"] == {"n_init": 7, "max_cost": 1800, "seed_with_search_center": False}
+    assert "protein" not in out and "method" not in out  # no method: protein, the default
+    changes = "\n".join(result.changes)
+    assert "protein.expansion_rate: 0.25 dropped (no equivalent:" in changes
+    assert "protein.resample_frequency: 5 dropped (no equivalent:" in changes
+
+
+def test_the_mapped_settings_are_ones_our_protein_takes() -> None:
+    from hydra_plugins.nested_sweeper._protein import Protein
+
+    sp = {"x": parse({"min": 0.0, "max": 1.0, "mean": 0.9})}
+    m = Protein(sp, n_init=7, max_cost=1800, seed_with_search_center=False)
+    assert (m.n_init, m.max_cost, m.seed_with_search_center) == (7, 1800.0, False)
+    assert m.suggest([], 1)[0]["x"] != 0.9  # no search centre first
+    assert Protein(sp).suggest([], 1)[0]["x"] == 0.9
+    with pytest.raises(SweepError, match="max_cost must be a positive number"):
+        Protein(sp, max_cost=0)
+
+
+def test_max_cost_keeps_suggestions_out_of_the_costly_region() -> None:
+    from hydra_plugins.nested_sweeper._protein import Protein
+    from hydra_plugins.nested_sweeper._types import TrialRecord, TrialState
+
+    sp = {"x": parse({"min": 0.0, "max": 1.0})}
+    xs = [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]
+    # the score grows with x, and so does the cost: exp(5x) runs from 1 to 148
+    history = [TrialRecord(i, {"x": x}, TrialState.COMPLETE, x, math.exp(5 * x))
+               for i, x in enumerate(xs)]
+    free = Protein(sp, cost_weight=0.0).suggest(history, 1)[0]["x"]
+    capped = Protein(sp, cost_weight=0.0, max_cost=10.0).suggest(history, 1)[0]["x"]
+    assert free > 0.8
+    assert math.exp(5 * capped) < 20.0  # log(10)/5 = 0.46; the model's cost may be a bit off
+
+
+def parse(block: dict[str, Any]) -> Any:
+    from hydra_plugins.nested_sweeper._distributions import parse_distribution
+
+    return parse_distribution(block)
+
+
+def test_settings_map_per_method_and_carbs_runner_keys_are_dropped_with_reasons() -> None:
+    result = migrate("""
+        method: bayes
+        metric: reward
+        num_random_samples: 12
+        resume: true
+        max_observations_to_load: 100
+        protein: {max_suggestion_cost: 600}
+        parameters:
+          trainer.lr: {distribution: log_normal, min: 1e-5, max: 1e-2, mean: 1e-3, scale: 0.5}
+    """)
+    out = load(result.text)["sweep"]
+    assert out["method"] == "bayes"  # kept as the file says ...
+    assert out["method_kwargs"] == {"n_startup_trials": 12}  # bayes's random warm-up
+    changes = "\n".join(result.changes)
+    assert "sweep.method: bayes kept as the file says" in changes  # ... and noted
+    assert "resume: True dropped (resuming is automatic" in changes
+    assert "max_observations_to_load: 100 dropped" in changes
+    assert "protein.max_suggestion_cost: 600 dropped (the file's method is bayes" in changes
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "fix"),
+    [
+        ("method: ax\nparameters: {lr: {min: 0.1, max: 1.0}}\n", "sweep.method",
+         "use one of grid, random, bayes, protein"),
+        ("program: t.py\nrun_cap: '20'\nparameters: {lr: {min: 0.1, max: 1.0}}\n", "run_cap",
+         "run_cap: 20"),
+        ("program: t.py\nrun_cap: 2.5\nparameters: {lr: {min: 0.1, max: 1.0}}\n", "run_cap",
+         "run_cap: 20"),
+        ("program: t.py\nparameters: {opt: {values: adam}}\n", "sweep.parameters.opt.values",
+         "values: [adam]"),
+        ("program: t.py\nparameters: {d: {distribution: normal, min: 0, max: 1}}\n",
+         "sweep.parameters.d.distribution", "mu: M, sigma: S"),
+        ("parameters: {trainer: {lr: {min: 0.1, max: 0.5, search_center: 0.2}}}\n",
+         "sweep.parameters.trainer.lr", "add space:"),
+        ("protein: {gp_iters: 3}\n", "protein.gp_iters", "remove it"),
+        ("program: t.py\ncommand: [python, t.py, 'lr=0.1,0.2']\n", "command", "values: [0.1,0.2]"),
+        ("parameters: {b: {distribution: uniform_pow2, min: 4, max: 9, mean: 6}}\n",
+         "sweep.parameters.b", "if these are exponents write min: 16, max: 512, mean: 64"),
+    ],
+)
+def test_w_and_b_and_protein_only_features_are_clean_refusals(body: str, key: str, fix: str) -> None:
+    with pytest.raises(SweepError) as caught:
+        migrate_text(body, file="old.yaml")
+    assert caught.value.key == key and fix in (caught.value.fix or ""), str(caught.value)
+
+
+def test_command_overrides_become_fixed_overrides_and_every_dropped_word_is_named() -> None:
+    result = migrate("""
+        program: train.py
+        method: random
+        parameters: {trainer.lr: {min: 0.001, max: 0.1}}
+        command:
+          - ${env}
+          - python
+          - ${program}
+          - --config-name
+          - small
+          - +num_gpus=1
+          - ++wandb_enabled=True
+          - trainer.total_timesteps=2048
+          - --verbose
+          - ${args_no_hyphens}
+    """)
+    out = load(result.text)["sweep"]
+    assert out["num_gpus"] == 1 and out["wandb_enabled"] is True
+    assert out["trainer"] == {"total_timesteps": 2048}
+    dropped = next(c for c in result.changes if c.startswith("command: not needed"))
+    for word in ("'${env}'", "'python'", "--config-name small", "'--verbose'", "'${args_no_hyphens}'"):
+        assert word in dropped
+
+
+def test_method_aliases_map_with_a_note() -> None:
+    result = migrate("sweep:\n  method: Protein\n  train:\n    lr: {distribution: uniform, "
+                     "min: 0.1, max: 0.5, mean: 0.2, scale: auto}\n")
+    assert load(result.text)["sweep"]["method"] == "protein"
+    assert "sweep.method: Protein -> protein (our names are lower case)" in result.changes
+    carbs = migrate("method: carbs\ntrainer:\n  lr: ${ss:log, 1e-4, 1e-2}\n")
+    assert load(carbs.text)["sweep"]["method"] == "protein"
+
+
+def test_is_pow2_blocks_and_choice_markers_become_parameters() -> None:
+    result = migrate("""
+        parameters:
+          trainer:
+            batch_size: {space: log, is_pow2: true, min: 1024, max: 8192, search_center: 2048}
+        trainer:
+          optimizer: ${ss:choice, adam, muon, 'sgd momentum'}
+          layers: ${ss:choice, 1, 2, 4}
+    """)
+    p = params_of(result)
+    assert p["trainer.batch_size"] == {"distribution": "uniform_pow2", "min": 1024, "max": 8192,
+                                       "mean": 2048, "scale": 0.5}
+    assert p["trainer.optimizer"] == {"values": ["adam", "muon", "sgd momentum"]}
+    assert p["trainer.layers"] == {"values": [1, 2, 4]}
+
+
+def test_a_misspelled_pow2_marker_is_refused_with_the_right_spelling() -> None:
+    with pytest.raises(SweepError) as caught:
+        migrate("trainer:\n  mb: $pow2(1024, 32768)\n")
+    assert caught.value.key == "trainer.mb"
+    assert "write it as ${ss:pow2, 1024, 32768}" in (caught.value.fix or "")
+
+
+def test_logit_centre_is_the_middle_of_the_bounds_when_a_bound_is_on_one() -> None:
+    result = migrate("""
+        parameters:
+          trainer:
+            gamma: {space: logit, min: 0.05, max: 1.0}
+            lam: {space: logit, min: 0.9, max: 0.999}
+    """)
+    p = params_of(result)
+    assert p["trainer.gamma"]["mean"] == pytest.approx(0.525, rel=1e-9)  # not 0.9957
+    assert p["trainer.gamma"]["max"] == pytest.approx(1 - 1e-6)  # clamped: logit needs it
+    assert p["trainer.gamma"]["min"] == 0.05  # not clamped: it does not
+    # inside (0, 1) the centre stays the logit-space middle, as CARBS searches it
+    mid = 1 / (1 + math.exp(-(math.log(0.9 / 0.1) + math.log(0.999 / 0.001)) / 2))
+    assert p["trainer.lam"]["mean"] == pytest.approx(mid, rel=1e-9)
+
+
+def test_commented_out_blocks_stay_on_their_own_lines_in_place() -> None:
+    result = migrate("""
+        parameters:
+          trainer:
+            learning_rate:
+              space: log
+              min: 1e-5
+              max: 1e-1
+            # clip_coef:
+            #   space: logit
+            #   min: 0.0
+            update_epochs:
+              space: linear
+              is_int: true
+              min: 1
+              max: 3
+    """)
+    lines = result.text.splitlines()
+    i = lines.index("    # clip_coef:")
+    assert lines[i + 1 : i + 3] == ["    #   space: logit", "    #   min: 0.0"]
+    assert lines[i - 1].startswith("    trainer.learning_rate: {") and "#" not in lines[i - 1]
+    assert lines[i + 3].startswith("    trainer.update_epochs: {")
+
+
+def test_a_comment_travels_with_the_key_it_stood_above() -> None:
+    result = migrate("""
+        # @package _global_
+        sweep:
+          trainer:
+            # the step size matters most
+            optimizer:
+              learning_rate: {distribution: log_normal, min: 5e-4, max: 5e-3, mean: 1e-3, scale: 1.0}
+            # discount: a narrow range
+            gamma: {distribution: uniform, min: 0.95, max: 0.995, mean: 0.99, scale: 1.0}
+            total_timesteps: 5000  # short runs
+        # keep episodes short
+        env:
+          max_steps: 50
+    """)
+    lines = result.text.splitlines()
+    assert lines.count("    # the step size matters most") == 1
+    at = lines.index("    # the step size matters most")
+    assert lines[at + 1].startswith("    trainer.optimizer.learning_rate:")
+    at = lines.index("    # discount: a narrow range")
+    assert lines[at + 1].startswith("    trainer.gamma:")
+    at = lines.index("  # keep episodes short")
+    assert lines[at + 1] == "  env:"
+    assert "    total_timesteps: 5000  # short runs" in lines
+    assert not lines[-1].lstrip().startswith("#")  # nothing left behind at the end

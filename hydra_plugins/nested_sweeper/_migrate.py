@@ -1231,6 +1231,9 @@ def _pop(node: Any, key: str, *, header: bool = False) -> tuple[Any, Any]:
     if holder is not None:  # a block mapping: its last scalar holds the lines below it
         _leave_behind(node, keys, key, holder, hkey)
     moved = list(comment) if comment else [None, None, None, None]
+    if len(moved) > 1 and isinstance(moved[1], list):
+        # ruamel's own "lines above this key" slot (before a flow-style value): same meaning
+        lead = "".join(t.value for t in _tokens(moved[1])) + lead
     if comment and len(comment) > 2 and comment[2] is not None:
         token = comment[2]
         eol, _, rest = token.value.partition("\n")
@@ -1271,7 +1274,9 @@ def _store_comment(dst: Any, key: Any, comment: Any) -> None:
     if not comment:
         return
     item = list(comment) + [None] * (4 - len(comment))
-    lead, item[1] = item[1], None
+    lead = item[1]
+    if not isinstance(lead, list):  # ruamel's own token list stays; text is placed below
+        item[1] = None
     if any(item):
         dst.ca.items[key] = item
     if isinstance(lead, str) and lead.strip():

@@ -90,9 +90,9 @@ class Protein(SearchMethod):
             (branin 1.2e-5 instead of 4.9e-5 median regret at 50 trials).
         seed_with_search_center: make the first suggestion the search centre (PufferLib's
             and Metta's ``seed_with_search_center``); off, warm-up is Sobol points only.
-        max_cost: PufferLib's ``max_suggestion_cost``: once the cost model exists, the
-            acquisition is multiplied by the model's probability that a run's cost stays
-            at or below this, so runs predicted to cost more are avoided (None: no cap).
+        max_cost: PufferLib's ``max_suggestion_cost``: once the cost model exists, points
+            whose predicted cost is above this are only chosen when no point under it is
+            left (None: no cap).
     """
 
     name = "protein"
@@ -310,14 +310,19 @@ class Protein(SearchMethod):
     def _cost_cap_term(
         self, a: torch.Tensor, x: torch.Tensor, cost_gp: GP, std: float, mean: float
     ) -> torch.Tensor:
-        """``a`` + log P(log cost at ``x`` <= log max_cost), when ``max_cost`` is set."""
+        """``a`` pushed below every point whose predicted cost stays under ``max_cost``.
+
+        As PufferLib's mask on the cost model's mean, but as a penalty (not -inf): the
+        gradient polish still has a slope back under the cap, and when every candidate is
+        over it, the cheapest ones win. Log EI of a well-known point can be -1e4, so the
+        penalty starts at -1e6.
+        """
         if self.max_cost is None:
             return a
         import torch
 
-        cm, cv = cost_gp.posterior(x)  # standardized log cost
-        cut = (math.log(self.max_cost) - mean) / std
-        return a + torch.special.log_ndtr((cut - cm) / cv.clamp_min(1e-12).sqrt())
+        over = cost_gp.posterior(x)[0] - (math.log(self.max_cost) - mean) / std
+        return a - torch.where(over > 0, 1e6 + 1e9 * over, torch.zeros_like(over))
 
     @staticmethod
     def _failure_term(
