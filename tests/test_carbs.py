@@ -297,3 +297,49 @@ def test_pow2_centre_is_a_power_of_two_inside(lo: int, span: int) -> None:
     centre = marker.resolved_center()
     assert isinstance(centre, int) and centre & (centre - 1) == 0
     assert 2**lo <= centre <= 2 ** (lo + span)
+
+
+# --- issue 14: categorical markers and logit centres ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("${ss:choice, adam, muon}", ["adam", "muon"]),
+        ("${ss:categorical, 16, 32, 64}", [16, 32, 64]),
+        ("$<ss:choice, true, false>", [True, False]),
+        ("${ss:choice, 'sgd momentum', 0.5, relu}", ["sgd momentum", 0.5, "relu"]),
+    ],
+)
+def test_choice_markers_become_values(text: str, values: list[Any]) -> None:
+    marker = parse_marker(text)
+    assert marker.to_param() == {"values": values}
+    assert marker.resolved_center() == values[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["${ss:choice}", "${ss:choice, a, a}", "${ss:choice, os.system(1), b}"]
+)
+def test_bad_choice_markers_are_refused(text: str) -> None:
+    with pytest.raises(SweepError):
+        parse_marker(text)
+
+
+def test_the_resolver_gives_a_choice_its_first_value() -> None:
+    register_resolver()
+    cfg = OmegaConf.create({"opt": "${ss:choice, adam, sgd}", "n": "${ss:choice, 4, 8}"})
+    assert (cfg.opt, cfg.n) == ("adam", 4)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "centre"),
+    [(0.05, 1.0, 0.525), (0.0, 0.3, 0.15), (0.0, 1.0, 0.5), (0.2, 1.0, 0.6)],
+)
+def test_a_logit_range_on_zero_or_one_is_centred_between_its_stated_bounds(
+    lo: float, hi: float, centre: float
+) -> None:
+    marker = parse_marker(f"${{ss:logit, {lo}, {hi}}}")
+    assert marker.clamped
+    assert math.isclose(marker.resolved_center(), centre, rel_tol=1e-9)
+    lo_c, hi_c = marker.bounds()
+    assert lo_c == max(lo, EPS) and hi_c == min(hi, 1 - EPS)  # only the bound on 0/1 moves
