@@ -569,7 +569,8 @@ class _Migrator:
         return i + 1
 
     def _command_override(self, path: str, text: str, word: str) -> None:
-        import yaml as pyyaml
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
 
         if "," in text and not text.startswith(("[", "{", "'", '"')):
             raise SweepError(
@@ -579,8 +580,9 @@ class _Migrator:
                 fix=f"write it as a parameter: {path}: {{values: [{text}]}}",
             )
         try:
-            value = pyyaml.safe_load(text) if text else ""
-        except pyyaml.YAMLError:
+            # Hydra reads an override's value as YAML does (`True`, `1`, `[1, 2]`, `null`)
+            value = YAML(typ="safe", pure=True).load(text) if text else ""
+        except YAMLError:
             value = text
         parts = path.split(".")
         node = self.sweep
