@@ -32,3 +32,17 @@ test-quick: lint
 
 clean:
 	rm -rf train_dir outputs multirun
+
+# Hydra's Ray launcher in an environment of its own: hydra-ray-launcher 1.2.2 pins
+# cloudpickle<3 (it would downgrade the main .venv's 3.x to 2.2.1) and brings Ray and some 40
+# packages the main .venv lacks. tests/test_ray.py runs its sweeps with $(RAY_VENV)/bin/python.
+RAY_VENV ?= .venv-ray
+RAY_STAMP := $(RAY_VENV)/.installed
+.PHONY: ray-env
+
+ray-env: $(RAY_STAMP)
+
+$(RAY_STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
+	test -x $(RAY_VENV)/bin/python || python3 -m venv $(RAY_VENV)
+	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(RAY_VENV)/bin/python -m pip install -q -e . 'hydra-ray-launcher==1.2.2'
+	touch $(RAY_STAMP)

@@ -44,6 +44,20 @@ def slurm() -> Path:
 
 
 @pytest.fixture
+def ray_python() -> Path:
+    """The interpreter of the Ray environment (`make ray-env`: .venv-ray, kept apart because
+    hydra-ray-launcher pins cloudpickle<3). Without it the test is skipped with the reason, or
+    fails where Ray is required (.ci/run sets NESTED_SWEEPER_REQUIRE_RAY=1)."""
+    python = Path(os.environ.get("NESTED_SWEEPER_RAY_PYTHON") or ROOT / ".venv-ray" / "bin" / "python")
+    if python.is_file():
+        return python
+    reason = f"no Ray environment at {python}: run `make ray-env`"
+    if os.environ.get("NESTED_SWEEPER_REQUIRE_RAY") == "1":
+        pytest.fail(f"{reason}; NESTED_SWEEPER_REQUIRE_RAY=1 requires it")
+    pytest.skip(reason)
+
+
+@pytest.fixture
 def root() -> Path:
     return ROOT
 

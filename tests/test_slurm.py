@@ -268,6 +268,8 @@ def test_sweep_slurm_submit_asks_for_the_profile_resources(tmp_path: Path, profi
 
 
 # ------------------------------------------------------------- a real one-node SLURM cluster
+# Marked slow (30-50 s each: every worker starts Python, Hydra and torch): `make test` runs
+# them, `make test-quick` does not.
 
 # Tiny training runs (protein_working pins 32 envs; 768 steps let episodes of 24 steps end):
 # a run takes about a second, a worker's start (Python, Hydra, torch) most of the rest.
@@ -338,6 +340,7 @@ def assert_sweep_done(ts: list[optuna.trial.FrozenTrial], planned: int, sweep_di
     assert len(set(params)) == planned  # no suggestion trained twice
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sbatch_array_of_workers_runs_the_sweep_once(
         slurm: Path, tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
@@ -395,6 +398,7 @@ def job_of(pid: int) -> str | None:
     return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_scancel_of_a_worker_then_resubmit_recovers(
         slurm: Path, tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
@@ -437,6 +441,7 @@ def test_scancel_of_a_worker_then_resubmit_recovers(
     assert "interrupted" in killed.user_attrs.get("fail_reason", ""), killed.user_attrs
 
 
+@pytest.mark.slow
 def test_submitit_launcher_runs_a_round_as_a_slurm_job_array(slurm: Path, tmp_path: Path) -> None:
     """`hydra/launcher=slurm` with no profile: one round of 2 runs is one array of 2 tasks
     on the real cluster, asking for no GPU, and both runs COMPLETE."""
