@@ -66,6 +66,14 @@ SETTINGS = (
 CONFIG_GROUPS = ("trainer", "env", "hardware", "wandb", "user")
 # Keys only a W&B sweep file has at its root.
 WANDB_ROOT = ("program", "command", "run_cap", "early_terminate", "project", "entity")
+# W&B keys about W&B's own controller and launcher: dropped, with the reason.
+WANDB_DROPPED = {
+    "controller": "W&B's sweep controller; the sweeper is the controller here",
+    "job": "a W&B Launch job; the sweeper launches this Hydra app itself",
+    "image_uri": "a W&B Launch image; the sweeper launches this Hydra app itself",
+    "scheduler": "W&B Launch's scheduler; hydra/launcher decides where runs go",
+    "launch": "W&B Launch settings; hydra/launcher decides where runs go",
+}
 # Keys that make a mapping a parameter specification rather than a nested config group.
 SPEC_KEYS = frozenset(
     {"distribution", "value", "values", "min", "max", "mu", "sigma", "q", "probabilities"}
@@ -95,6 +103,10 @@ PROTEIN_DROPPED = {
     "runs several points per round",
     "acquisition_fn": "our protein always uses log expected improvement",
     "ucb_beta": "our protein always uses log expected improvement",
+    "beta_ucb": "our protein always uses log expected improvement",
+    "xi_ei": "our log expected improvement has no exploration offset; the scales set how "
+    "far candidates reach",
+    "randomize_acquisition": "batches are spread by the kriging believer instead",
     "min_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
     "max_score": "scores are warped and standardized (method_kwargs.output_warp), no bounds needed",
 }
@@ -278,6 +290,9 @@ class _Migrator:
         if "command" in root:
             self.command, _ = _pop(root, "command", header=True)
             self.structural = True
+        for key, why in WANDB_DROPPED.items():
+            if key in root:
+                self._drop(key, f"{key}: {_plain(root[key])} dropped ({why})")
         for key in ("project", "entity"):
             if key in root:
                 value = root[key]
