@@ -5,13 +5,16 @@ STAMP := $(VENV)/.installed
 # CPU torch for this machine and CI; a GPU user sets TORCH_CONSTRAINTS= (see README).
 TORCH_CONSTRAINTS ?= constraints/cpu.txt
 
-.PHONY: install demo test test-quick lint clean
+# The dependency floors of pyproject.toml, installed with pip's default editable mode.
+LOWEST ?= .venv-lowest
+
+.PHONY: install demo test test-quick test-lowest lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
-	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 # Rerunning resumes the same study (train_dir/sweep/demo): `make clean` starts over.
@@ -29,6 +32,16 @@ test: lint
 
 test-quick: lint
 	$(PY) -m pytest -q -m "not slow"; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+# Every direct dependency at its floor (devops/lowest_deps.py): a foreign Hydra app finds the
+# plugin from another directory, then the quick tests pass on those versions.
+test-lowest:
+	rm -rf $(LOWEST) && python3 -m venv $(LOWEST)
+	python3 devops/lowest_deps.py dev > $(LOWEST)/floors.txt
+	$(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/floors.txt -c $(TORCH_CONSTRAINTS) -e '.[dev]'
+	bash devops/foreign_app.sh $(LOWEST)/bin/python
+	PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(LOWEST)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider; \
+		rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 clean:
 	rm -rf train_dir outputs multirun

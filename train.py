@@ -6,6 +6,7 @@ The task function returns the metrics mapping of ``train.main.train`` (``reward`
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -24,6 +25,19 @@ def main(cfg: DictConfig) -> dict[str, float]:
     return train_main(cfg)
 
 
+def check_sweep_file() -> None:
+    """One line, exit 2, for a sweep file Hydra would answer with a traceback (bad YAML)."""
+    from hydra_plugins.nested_sweeper._check import check_sweep_args
+    from hydra_plugins.nested_sweeper._errors import SweepError
+
+    try:
+        check_sweep_args(CONFIG_DIR, sys.argv[1:])
+    except SweepError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
     prepare_argv(CONFIG_DIR)
+    check_sweep_file()
     main()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sweeper_overhead.py                      # everything (long: 1,000-run sweeps)
     .venv/bin/python bench/sweeper_overhead.py --runs 100 --methods random --no-parallel
-    .venv/bin/python bench/sweeper_overhead.py --storage postgresql+psycopg2://u@127.0.0.1:5432/db
+    .venv/bin/python bench/sweeper_overhead.py --storage postgresql://u@127.0.0.1:5432/db
 
 Overhead: a real `-m` sweep of an analytic objective (no sleep) through Hydra's basic launcher,
 in a child process whose sweep loop is timed from inside. Per run it reports

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL server for sweep studies shared by many workers (and for the tests).
 #
-#   devops/postgres.sh start DIR    # prints postgresql+psycopg2://sweeper@127.0.0.1:PORT/sweeps
+#   devops/postgres.sh start DIR    # prints postgresql://sweeper@127.0.0.1:PORT/sweeps
 #   devops/postgres.sh url DIR      # the URL of the running server in DIR
 #   devops/postgres.sh status DIR   # exit 0 when it runs
 #   devops/postgres.sh stop DIR
@@ -91,7 +91,7 @@ free_port() {
 }
 
 url() {
-    echo "postgresql+psycopg2://$DB_USER@127.0.0.1:$(cat "$DIR/port")/$DB_NAME"
+    echo "postgresql://$DB_USER@127.0.0.1:$(cat "$DIR/port")/$DB_NAME"
 }
 
 running() {

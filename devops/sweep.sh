@@ -58,6 +58,8 @@ python="$(repo_python "$ROOT")"
 
 status=0
 "$python" "$ROOT/train.py" -m "$@" || status=$?
+# Exit code 2 is bad input: its one error line is all there is to say.
+[[ "$status" -eq 2 ]] && exit 2
 
 echo
 if [[ "$status" -eq 0 ]]; then

@@ -142,4 +142,4 @@ def best_run_line(db: Path) -> str:
     assert len(done) == 3
     best = max(done, key=lambda t: t.value)
     attrs = best.user_attrs
-    return f"Best run: {attrs['run_name']} (trial {best.number}, round {attrs['round']})"
+    return f"Best run: {attrs['run_name']} (trial {best.number}, round {attrs['round'] + 1})"

@@ -225,20 +225,22 @@ def test_sigkill_during_hyperband_then_resume(tmp_path: Path) -> None:
 
 
 def test_missing_sweep_is_a_clear_error(tmp_path: Path) -> None:
-    proc = sweep(tmp_path, "x=0.1,0.2")
-    assert proc.returncode != 0
+    """Nothing to search: no sweep file and no sweep on the command line (`x=0.1,0.2` alone
+    is a plain Hydra grid, tests/test_documented_paths.py)."""
+    proc = sweep(tmp_path, "x=0.1")
+    assert proc.returncode == 2
     assert "+sweep=NAME" in proc.stderr
 
 
 def test_sweep_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
     """Without HYDRA_FULL_ERROR a sweep's own errors read as the CLI's do: no traceback."""
     proc = sweep(tmp_path, "+sweep=basic", "fail=all", full_error=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("error: "))
     assert "hydra.sweeper.max_failure_rate" in line and "raise max_failure_rate" in line
     missing = sweep(tmp_path, "++sweep_params=sweep/nope", full_error=False)
-    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "known sweeps" in missing.stderr or "not found" in missing.stderr
 
 

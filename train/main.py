@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.nested_sweeper._errors import SweepError
 from train.env import make_env
 from train.logger import Logger, make_logger
-from train.ppo import PPO
+from train.ppo import PPO, derive_num_envs
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def train(cfg: DictConfig, run_dir: Path | str) -> dict[str, float]:
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.trainer.seed = run_seed(cfg.trainer.get("seed"))  # config.yaml records the seed used
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     if cfg.get("torch_threads") is not None:
         torch.set_num_threads(int(cfg.torch_threads))
@@ -111,7 +112,11 @@ def _run(cfg: DictConfig, run_dir: Path, device: torch.device, logger: Logger) -
             "trainer.num_workers=%s: the tensor env runs in-process; using 1", tcfg.num_workers
         )
     seed = int(tcfg.seed)
-    env = make_env(cfg.env, device=device, seed=seed)
+    num_envs = derive_num_envs(tcfg, int(cfg.env.num_envs))
+    if num_envs != int(cfg.env.num_envs):
+        log.info("env.num_envs=%d (batch_size %s / num_steps %s) instead of %s",
+                 num_envs, tcfg.batch_size, tcfg.num_steps, cfg.env.num_envs)
+    env = make_env(cfg.env, num_envs=num_envs, device=device, seed=seed)
     eval_env = make_env(cfg.env, num_envs=int(tcfg.eval_episodes), device=device, seed=seed)
     ppo = PPO(tcfg, env, eval_env)
     _warn_if_no_episode_ends(ppo, int(env.game.max_steps))
@@ -149,6 +154,18 @@ def _run(cfg: DictConfig, run_dir: Path, device: torch.device, logger: Logger) -
     progress.finished = True
     _save(ppo, progress, run_dir / CHECKPOINT)
     return _metrics(ppo, progress)
+
+
+def run_seed(seed: Any) -> int:
+    """``trainer.seed``, or with ``seed: null`` the sweep's job number (0 outside a sweep), so
+    repeated runs of one setting differ: the spread between them is the noise a sweep sees."""
+    if seed is not None:
+        return int(seed)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized() and HydraConfig.get().mode.name == "MULTIRUN":
+        return int(HydraConfig.get().job.num)
+    return 0
 
 
 def _warn_if_no_episode_ends(ppo: PPO, max_steps: int) -> None:

@@ -52,6 +52,38 @@ def _positive(key: str, value: Any) -> int:
     return int(value)
 
 
+def derive_num_envs(trainer: Any, num_envs: int) -> int:
+    """The number of env copies a run steps: ``batch_size / num_steps`` when both are set.
+
+    PufferLib and cleanrl define ``batch_size = num_envs * num_steps``; a user who sets (or a
+    sweep that searches) both the batch and the rollout length has fixed the env count, so
+    it wins over the hardware profile's ``env.num_envs``. Otherwise ``env.num_envs`` stands and
+    ``resolve_sizes`` derives ``num_steps`` (README: "Batch size, number of envs, rollout length").
+    """
+    steps, batch = trainer.get("num_steps"), trainer.get("batch_size")
+    if steps is None or batch is None:
+        return num_envs
+    steps = _positive("trainer.num_steps", steps)
+    batch = _positive("trainer.batch_size", batch)
+    if batch % steps:
+        raise SweepError(
+            f"batch_size ({batch}) is not a multiple of num_steps ({steps}): "
+            "one update uses num_envs * num_steps env steps",
+            key="trainer.batch_size",
+            fix=f"use a multiple of {steps} (a sweep: distribution uniform_pow2 with a "
+            "power-of-two num_steps), or trainer.num_steps=null",
+        )
+    return batch // steps
+
+
+def check_config(cfg: Any) -> None:
+    """The sweeper's pre-launch check (hydra.sweeper.check): raise where a run would fail
+    on its sizes, before any run is launched."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SweepWarning)
+        resolve_sizes(cfg["trainer"], derive_num_envs(cfg["trainer"], cfg["env"]["num_envs"]))
+
+
 def resolve_sizes(trainer: Any, num_envs: int) -> Sizes:
     """Derive and check ``num_steps``, ``minibatch_size`` and the iteration count.
 
@@ -116,7 +148,9 @@ def resolve_sizes(trainer: Any, num_envs: int) -> Sizes:
         raise SweepError(
             f"batch_size ({batch}) is not divisible by minibatch_size ({minibatch})",
             key="trainer.minibatch_size",
-            fix=f"use trainer.minibatch_size={_largest_divisor(batch, minibatch)}",
+            fix=f"use trainer.minibatch_size={_largest_divisor(batch, minibatch)}; in a sweep, "
+            "search batch_size and minibatch_size with distribution: uniform_pow2 (powers of "
+            "two divide each other)",
         )
     if trainer.get("use_lstm"):
         _check_lstm(num_envs, steps, minibatch)
@@ -283,7 +317,7 @@ class PPO:
         self.env, self.eval_env = env, eval_env
         self.device = env.device
         self.sizes = resolve_sizes(trainer, env.num_envs)
-        seed = int(trainer.seed)
+        seed = int(trainer.get("seed") or 0)  # null outside train(): 0
         torch.manual_seed(seed)  # network initialisation
         self.agent = Agent(
             env.obs_size,

@@ -169,6 +169,9 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     config, own = split_sweep_keys(plain)
     spec = load_spec(path, config=config, file=file, overrides=own)
     spec.make_method()  # a grid over a continuous parameter is found here, not at launch
+    from ._check import check_space, configured_check, load_check
+
+    check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))
     print_spec(spec, out)
     return 0
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,41 +24,23 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from ._cli import display_path, plural, split_sweep_keys
+from ._check import check_space, load_check
+from ._cli import plural, split_sweep_keys
 from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
-from ._run import RunOutcome, TrialRunner, hide_password
-from ._spec import SweepSpec, find_sweep_file, load_spec
-from ._study import INTERRUPTED, NewTrial, Study, count, fail_reasons
+from ._run import RunOutcome, TrialRunner, error_reason, hide_password, read_metric
+from ._spec import SweepSpec, _parameter, find_sweep_file, load_spec, parse_spec
+from ._study import INTERRUPTED, PENDING, NewTrial, Study, count, fail_reasons
 from ._types import TrialRecord, TrialState
 
 log = logging.getLogger(__name__)
 # Seconds a worker waits for runs of other workers before looking again.
 POLL_S = 2.0
+# The metric of a plain `-m a=1,2` sweep: runs that return nothing are COMPLETE.
+PLAIN_METRIC = "value"
 
 
 # ---------------------------------------------------------------------------- pure helpers
-
-
-def read_metric(value: Any, metric: str) -> tuple[float | None, dict[str, float], str | None]:
-    """(metric, all numbers, failure reason) from a job's return value."""
-    if isinstance(value, RunOutcome):
-        value = value.value
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return None, {}, f"returned {value!r}, not a number or a mapping holding '{metric}'"
-    if isinstance(value, (int, float)):
-        numbers = {metric: float(value)}
-    elif isinstance(value, Mapping):
-        numbers = {str(k): float(v) for k, v in value.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        if metric not in numbers:
-            return None, numbers, f"the returned mapping has no number '{metric}' (keys: {sorted(map(str, value))})"
-    else:
-        return None, {}, f"returned a {type(value).__name__}, not a number or a mapping"
-    result = numbers[metric]
-    if not math.isfinite(result):
-        return None, numbers, f"metric '{metric}' is {result}"
-    return result, {k: v for k, v in numbers.items() if math.isfinite(v)}, None
 
 
 def sweep_file_name(config: DictConfig, sweep_file: str | None) -> str:
@@ -113,13 +94,20 @@ class NestedSweeperImpl:
         # `hydra.sweeper.params` first, so the command line wins on the same key.
         params = [f"{k}={v}" for k, v in (self.conf.get("params") or {}).items()]
         cli_space, fixed_cli = split_arguments(params + list(arguments))
-        name = sweep_file_name(self.config, self.conf.get("sweep_file"))
-        path = find_sweep_file(name, config_dirs(self.config))
+        try:
+            name = sweep_file_name(self.config, self.conf.get("sweep_file"))
+        except SweepError:
+            if not cli_space:
+                raise
+            return plain_grid(cli_space), fixed_cli
+        path = find_sweep_file(name, config_dirs(self.config)).resolve()
         plain = OmegaConf.to_container(self.config, resolve=False)
         assert isinstance(plain, dict)
         composed, own = split_sweep_keys(plain)
-        spec = load_spec(path, config=composed, file=display_path(path), extra=cli_space,
+        # The absolute path: logs and the summary are read from other directories.
+        spec = load_spec(path, config=composed, file=str(path), extra=cli_space,
                          overrides=own)
+        check_space(spec, composed, load_check(self.conf.get("check")))
         pinned = fixed_cli_paths(fixed_cli) & set(spec.parameters)
         if pinned:
             log.info("fixed on the command line, not searched: %s", ", ".join(sorted(pinned)))
@@ -140,9 +128,12 @@ class NestedSweeperImpl:
                       spec={**spec.to_dict(), "method": method_name, "seed": seed},
                       space=spec.space)
         study.study.set_user_attr("sweep_dir", str(sweep_dir))
+        # As Hydra's basic sweeper does: the composed config of the whole multirun.
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         loop = SweepLoop(self, spec, study, method_name, seed, fixed_cli, storage, name)
         try:
             loop.run()
+            write_results(sweep_dir / "optimization_results.yaml", study.records(), spec)
         finally:
             study.close()
         if self.conf.get("summary", True):
@@ -162,8 +153,11 @@ class SweepLoop:
         self.name = name
         self.run_name = str(OmegaConf.select(sweeper.config, "run", default=name))
         self.target = spec.rollout_count * spec.num_samples
-        self.method = spec.make_method(method_name, seed,
-                                       **dict(sweeper.conf.get("method_kwargs") or {}))
+        # W&B agents' --count: this worker runs at most max_runs runs, then exits.
+        self.max_runs: int | None = sweeper.conf.get("max_runs")
+        self.launched = 0
+        kwargs = {**spec.method_kwargs, **dict(sweeper.conf.get("method_kwargs") or {})}
+        self.method = spec.make_method(method_name, seed, **kwargs)
         self.max_failure_rate = float(sweeper.conf.get("max_failure_rate", 0.5))
         rule = spec.early_terminate
         self.early_terminate = None if rule is None else vars(rule)
@@ -190,19 +184,29 @@ class SweepLoop:
             done = count(records, TrialState.COMPLETE, TrialState.PRUNED)
             running = count(records, TrialState.RUNNING)
             self.advance(done)
+            self._note_best(records)
             self.check_failures(records)
             if done >= self.target:
                 break
-            n = min(self.spec.num_samples, self.target - done - running)
+            left = self._runs_left()
+            if left == 0:
+                log.info("this worker ran its max_runs=%d runs; %d of %d done in the study",
+                         self.max_runs, done, self.target)
+                break
+            n = min(self.spec.num_samples, self.target - done - running, left)
             if n <= 0:  # the rest is running in other workers
                 time.sleep(POLL_S)
                 self.study.fail_interrupted()
                 continue
-            suggestions = self.suggest(records, n)
-            if not suggestions:
+            if not self.run_round(records, n):
                 log.info("the search space is exhausted after %d runs", done)
                 break
-            self.run_batch(suggestions)
+
+    def _runs_left(self) -> int:
+        """Runs this worker may still start (hydra.sweeper.max_runs), large without a cap."""
+        if self.max_runs is None:
+            return self.target
+        return max(0, int(self.max_runs) - self.launched)
 
     def suggest(self, records: list[TrialRecord], n: int) -> list[dict[str, Any]]:
         if not self.spec.parameters:
@@ -211,12 +215,41 @@ class SweepLoop:
             return []
         return [self.spec.active_params(s) for s in self.method.suggest(records, n)]
 
-    def run_batch(self, suggestions: list[dict[str, Any]]) -> None:
-        round_ = self.study.next_round()
-        trials = [self.study.create(s, round=round_, attrs={}) for s in suggestions]
-        trials = self.study.claim(trials, self.target)
+    def run_round(self, records: list[TrialRecord], n: int) -> bool:
+        """Claim ``n`` slots, then choose their points, then launch; False once exhausted.
+
+        Claim before suggest: placeholders fix this worker's place among workers racing on
+        one study; its points are then the ones after the points of the placeholders created
+        before it (same history and seed give every worker the same batch), so two workers
+        starting together run different points instead of both taking the centre.
+        """
+        round_ = self.round_of(records)
+        slots = [self.study.create({}, round=round_, attrs={PENDING: True}) for _ in range(n)]
+        slots = self.study.claim(slots, self.target)
+        if not slots:
+            return True
+        records = self.study.records()
+        ahead = sum(1 for r in records if r.attrs.get(PENDING) and r.state is TrialState.RUNNING
+                    and r.number < slots[0].number)
+        history = [r for r in records if not r.attrs.get(PENDING)]
+        suggestions = self.suggest(history, ahead + len(slots))[ahead:]
+        for slot in slots[len(suggestions):]:  # the space ran out: give the slots back
+            self.study.discard(slot, "not needed: the search space is exhausted")
+        trials = self.study.fill(slots[:len(suggestions)], suggestions)
+        self.launched += len(trials)
         for group in _contiguous(trials):
             self.launch(group)
+        return bool(suggestions)
+
+    def round_of(self, records: list[TrialRecord]) -> int:
+        """The round a new batch belongs to: the planned slot it fills, 0-based.
+
+        Runs that count (finished or running, not failed) fill the slots in order, so a
+        replacement for a failed run joins its round and no round number passes
+        rollout_count, however many runs failed or how many workers share the study.
+        """
+        live = sum(1 for r in records if r.state is not TrialState.FAIL)
+        return min(self.spec.rollout_count - 1, live // self.spec.num_samples)
 
     def launch(self, trials: list[NewTrial]) -> None:
         sweeper = self.sweeper
@@ -239,6 +272,8 @@ class SweepLoop:
         except Exception as err:  # joblib/submitit lose the whole batch when a worker dies
             first_line = (str(err).strip().splitlines() or [""])[0]
             reason = f"launcher: {type(err).__name__}: {first_line}"
+            if not self._any_started(trials):
+                self._launch_refused(trials, reason)
             for trial in trials:
                 self.study.finish(trial, TrialState.FAIL, None, {"fail_reason": reason})
                 self._progress(trial, TrialState.FAIL, None, reason)
@@ -246,16 +281,43 @@ class SweepLoop:
         for trial, ret in zip(trials, returns):
             self.record(trial, ret)
 
+    def _any_started(self, trials: list[NewTrial]) -> bool:
+        """Whether any of these runs began: each run writes suggestion.yaml first thing."""
+        numbers = {t.number for t in trials}
+        sweep_dir = Path(str(self.sweeper.config.hydra.sweep.dir))
+        for path in sweep_dir.rglob("suggestion.yaml"):
+            text = path.read_text(errors="replace")
+            if any(f"trial: {n}\n" in text for n in numbers):
+                return True
+        return False
+
+    def _launch_refused(self, trials: list[NewTrial], reason: str) -> None:
+        """No run started (submission refused, cluster unreachable): no run is to blame.
+
+        The trials are dropped from the study, not failed, and the sweep stops at once, so
+        a wrong launcher setting costs no run and the rerun resumes where it was.
+        """
+        for trial in trials:
+            self.study.discard(trial, f"not launched: {reason}")
+        raise SweepError(f"the launcher started none of the runs: {reason}", key="hydra/launcher",
+                         fix="fix the launcher settings or the cluster (nothing was recorded "
+                             "as a failed run); rerun the same command to resume")
+
     def record(self, trial: NewTrial, ret: Any) -> None:
         from hydra.core.utils import JobStatus
 
-        run_dir = str(Path(ret.working_dir if ret.working_dir else ".").resolve())
+        try:
+            run_dir = str(Path(ret.working_dir if ret.working_dir else ".").resolve())
+        except Exception:  # a job return Hydra could not fill in: the run's path is unknown
+            run_dir = ""
         attrs: dict[str, Any] = {"run_dir": _output_dir(ret) or run_dir}
-        outcome = ret._return_value
-        if ret.status == JobStatus.FAILED:
-            value, numbers, reason = None, {}, f"{type(outcome).__name__}: {outcome}"
+        outcome = getattr(ret, "_return_value", None)
+        if getattr(ret, "status", None) == JobStatus.FAILED:
+            value, numbers, reason = None, {}, error_reason(outcome)
         else:
             value, numbers, reason = read_metric(outcome, self.spec.metric)
+            if self.spec.file == "command line" and _returned_none(outcome):
+                reason = None  # a plain `-m a=1,2` run need not return anything
         runtime = outcome.runtime if isinstance(outcome, RunOutcome) else None
         attrs.update(metrics=numbers, runtime=runtime,
                      cost=numbers.get(self.spec.cost or "", runtime))
@@ -281,6 +343,8 @@ class SweepLoop:
                  self.spec.rollout_count, run, shown, best, time.monotonic() - self.start)
 
     def _note_best(self, records: list[TrialRecord]) -> None:
+        """The study's best run (every worker's), refreshed each round."""
+        self.best = None
         for r in records:
             if r.ok and r.value is not None and (self.best is None or _better(r.value, self.best[0], self.spec.goal)):
                 self.best = (r.value, r.attrs.get("run_name", str(r.number)))
@@ -331,11 +395,44 @@ def _contiguous(trials: list[NewTrial]) -> list[list[NewTrial]]:
     return groups
 
 
+def _returned_none(outcome: Any) -> bool:
+    return (outcome.value if isinstance(outcome, RunOutcome) else outcome) is None
+
+
 def _output_dir(ret: Any) -> str | None:
     try:
         return str(Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve())
     except Exception:
         return None
+
+
+def plain_grid(space: Mapping[str, Mapping[str, Any]]) -> SweepSpec:
+    """`-m a=1,2 b=x,y` without a sweep file: one round of the whole grid, as Hydra's basic
+    sweeper launches it. Runs may return nothing: a run without the metric is COMPLETE."""
+    from ._methods import Grid
+
+    spec = parse_spec({"sweep": {"method": "grid", "metric": PLAIN_METRIC}}, file="command line")
+    params = {path: _parameter(path, block, "command line", path) for path, block in space.items()}
+    size = Grid({k: p.distribution for k, p in params.items()}).size
+    return replace(spec, parameters=MappingProxyType(params), num_samples=size, rollout_count=1)
+
+
+def write_results(path: Path, records: list[TrialRecord], spec: SweepSpec) -> None:
+    """`optimization_results.yaml`, as Hydra's Optuna, Ax and Nevergrad sweepers write it."""
+    best = best_record(records, spec.goal)
+    if best is None:
+        return
+    OmegaConf.save(OmegaConf.create({"name": "nested", "best_params": best.params,
+                                     "best_value": best.value,
+                                     "best_run": best.attrs.get("run_name")}), path)
+
+
+def best_record(records: Sequence[TrialRecord], goal: str) -> TrialRecord | None:
+    scored = [r for r in records if r.ok and r.value is not None]
+    if not scored:
+        return None
+    pick = max if goal == "maximize" else min
+    return pick(scored, key=lambda r: r.value or 0.0)
 
 
 def print_summary(storage: str, name: str) -> None:

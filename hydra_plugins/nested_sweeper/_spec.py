@@ -21,6 +21,7 @@ from ._errors import SweepError
 
 ROOT_KEYS = ("sweep", "rollout_count", "num_samples", "defaults")
 METHODS = ("grid", "random", "bayes", "protein")
+DEFAULT_METHOD = "protein"
 GOALS = ("maximize", "minimize")
 # Search settings under `sweep:`; every other key there must be a top-level config key.
 SETTINGS = (
@@ -31,6 +32,7 @@ SETTINGS = (
     "early_terminate",
     "seed",
     "cost",
+    "method_kwargs",
     "rollout_count",
     "num_samples",
     "name",
@@ -44,6 +46,8 @@ WANDB_ONLY = {
     "project": "set the W&B project in conf/wandb instead",
     "entity": "set the W&B entity in conf/user or conf/wandb instead",
 }
+# Root keys that only a W&B sweep file has.
+WANDB_MARKERS = frozenset(("parameters", "program", "command"))
 DEFAULT_ROLLOUT_COUNT = 10
 DEFAULT_NUM_SAMPLES = 1
 EARLY_TERMINATE_TYPES = ("hyperband", "median")
@@ -93,6 +97,9 @@ class SweepSpec:
     early_terminate: EarlyTerminate | None = None
     seed: int | None = None
     cost: str | None = "cost"
+    # Settings of the search method (e.g. protein's n_startup_trials); the sweeper's
+    # hydra.sweeper.method_kwargs wins per key.
+    method_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def space(self) -> dict[str, Any]:
@@ -131,6 +138,7 @@ class SweepSpec:
             "seed": self.seed,
             "cost": self.cost,
             "early_terminate": None if self.early_terminate is None else vars(self.early_terminate),
+            "method_kwargs": dict(self.method_kwargs),
         }
 
 
@@ -155,10 +163,14 @@ def load_spec(
     """
     file = file or str(path)
     raw = read_sweep_file(path, file=file)
+    if raw is None or raw == {}:  # OmegaConf reads an empty file as {}
+        raise SweepError("the sweep file is empty", file=file,
+                         fix="start from conf/sweep/empty.yaml or conf/sweep/my_sweep.yaml")
     composed = (overrides or {}).get("sweep")
     if isinstance(composed, Mapping) and "sweep" in composed:
-        raise SweepError("Hydra placed this file under 'sweep.' instead of the config root",
-                         file=file, key="sweep", fix="make '# @package _global_' its first line")
+        # A file without `# @package _global_` (the guides' files): Hydra composed it under
+        # `sweep.`, so that node is the file. Root-level keys Hydra merged stay on top.
+        overrides = {**composed, **{k: v for k, v in (overrides or {}).items() if k != "sweep"}}
     if overrides and isinstance(raw, Mapping):
         if "sweep" in overrides:  # composed by +sweep=NAME: Hydra's view wins, deletions too
             raw = {**raw, **overrides}
@@ -270,7 +282,8 @@ def _not_a_sweep_file(path: Path, known: list[str]) -> SweepError:
 def parse_spec(raw: Any, *, file: str) -> SweepSpec:
     """Build a ``SweepSpec`` from a sweep file's content (paths are checked by ``load_spec``)."""
     if raw is None:
-        raw = {}
+        raise SweepError("the sweep file is empty", file=file,
+                         fix="start from conf/sweep/empty.yaml or conf/sweep/my_sweep.yaml")
     if not isinstance(raw, Mapping):
         raise SweepError(f"a sweep file must be a mapping, not {type(raw).__name__}",
                          file=file, fix="start from conf/sweep/my_sweep.yaml")
@@ -287,7 +300,8 @@ def parse_spec(raw: Any, *, file: str) -> SweepSpec:
     _check_overlap(params, fixed, file)
     return SweepSpec(
         file=file,
-        method=_choice(sweep.get("method", "bayes"), METHODS, file, "sweep.method"),
+        # No method: protein, the default of the Protein sweep guides (and what migrate writes).
+        method=_choice(sweep.get("method", DEFAULT_METHOD), METHODS, file, "sweep.method"),
         metric=metric,
         goal=goal,
         rollout_count=_count(raw, sweep, "rollout_count", DEFAULT_ROLLOUT_COUNT, file),
@@ -297,10 +311,16 @@ def parse_spec(raw: Any, *, file: str) -> SweepSpec:
         early_terminate=_early_terminate(sweep.get("early_terminate"), file),
         seed=_optional_int(sweep.get("seed"), file, "sweep.seed"),
         cost=_cost(sweep.get("cost", "cost"), file),
+        method_kwargs=MappingProxyType(_method_kwargs(sweep.get("method_kwargs"), file)),
     )
 
 
 def check_root(raw: Mapping[str, Any], *, file: str) -> None:
+    if "sweep" not in raw and set(raw) & WANDB_MARKERS:
+        raise SweepError("this is a W&B sweep file (parameters at the root)", file=file,
+                         key=str(sorted(set(raw) & WANDB_MARKERS)[0]),
+                         fix=f"convert it with `nested-sweep migrate {file}` (add --in-place "
+                             "to rewrite it)")
     for key in raw:
         if key in ROOT_KEYS:
             continue
@@ -375,6 +395,15 @@ def _cost(value: Any, file: str) -> str | None:
         return value
     raise SweepError(f"must be a metric name, got {value!r}", file=file, key="sweep.cost",
                      fix="e.g. cost: cost (a number the run returns), or null to use runtime")
+
+
+def _method_kwargs(value: Any, file: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return dict(value)
+    raise SweepError(f"must be a mapping of setting names, got {value!r}", file=file,
+                     key="sweep.method_kwargs", fix="e.g. method_kwargs: {n_startup_trials: 5}")
 
 
 def _optional_int(value: Any, file: str, key: str) -> int | None:

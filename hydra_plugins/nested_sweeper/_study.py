@@ -33,6 +33,8 @@ CREATE_TRIES = 8
 _CREATE_RACE = ("already exists", "UNIQUE constraint", "UniqueViolation", "database is locked",
                 "duplicate key")
 SURPLUS = "surplus"
+# A trial created to claim a slot before its parameters are chosen (claim-before-suggest).
+PENDING = "pending"
 _STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
            "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
 
@@ -218,6 +220,33 @@ class Study:
             else:
                 keep.append(trial)
         return keep
+
+    def fill(self, trials: Sequence[NewTrial], suggestions: Sequence[Mapping[str, Any]]) -> list[NewTrial]:
+        """Give claimed placeholders their parameters (see ``SweepLoop.run_round``).
+
+        A filled trial whose parameters an earlier live trial already holds is surplus: the
+        rare case where two workers still picked one point (the grid's, say).
+        """
+        filled = []
+        for trial, params in zip(trials, suggestions):
+            for name, value in params.items():
+                dist = self.space[name].to_optuna()
+                self.storage.set_trial_param(trial.trial_id, name, dist.to_internal_repr(value), dist)
+            self.storage.set_trial_user_attr(trial.trial_id, PENDING, False)
+            filled.append(NewTrial(trial.number, trial.trial_id, dict(params), trial.round))
+        live = [r for r in self.records() if r.state is not TrialState.FAIL and r.params]
+        keep = []
+        for trial in filled:
+            if trial.params and any(r.params == trial.params and r.number < trial.number for r in live):
+                self.discard(trial, "surplus: another worker took this run")
+            else:
+                keep.append(trial)
+        return keep
+
+    def discard(self, trial: NewTrial, reason: str) -> None:
+        """Drop a trial that never ran: hidden from records like a lost race."""
+        self._fail(trial.trial_id, reason, surplus=True)
+        self._beating.discard(trial.trial_id)
 
     def set_attrs(self, trial: NewTrial, attrs: Mapping[str, Any]) -> None:
         for key, value in attrs.items():

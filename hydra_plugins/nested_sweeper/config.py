@@ -52,6 +52,14 @@ class NestedSweeperConf:
     # Print the summary when the sweep ends.
     summary: bool = True
 
+    # Runs this worker process starts at most, then it exits (W&B agents' --count): "3
+    # workers × 5 runs". The study's total, rollout_count × num_samples, still holds.
+    max_runs: int | None = None
+
+    # A function `package.module.function` taking a composed config and raising where a run
+    # would fail; called on sampled points of the space before any launch (and by validate).
+    check: str | None = None
+
     # Extra arguments forwarded to the search method (e.g. {n_startup_trials: 5}); Any as above.
     method_kwargs: Any = None
 

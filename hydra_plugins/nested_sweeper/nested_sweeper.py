@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 from .config import NestedSweeperConf  # noqa: F401  (registers hydra/sweeper=nested)
-
-
-class SweepFailed(CompactHydraException):
-    """A ``SweepError`` as Hydra reports it: the one line (file, key, fix), no traceback."""
 
 
 class NestedSweeper(Sweeper):
@@ -34,7 +30,17 @@ class NestedSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         from ._errors import SweepError
 
+        # SystemExit passes through Hydra's error report (it catches Exception): one line and
+        # exit code 2 for bad input (130 for Ctrl-C), as the nested-sweep CLI gives.
         try:
             return self._impl.sweep(arguments)
         except SweepError as err:  # Hydra prints a traceback for anything else
-            raise SweepFailed(f"error: {err}") from None
+            _exit(f"error: {err}", 2)
+        except KeyboardInterrupt:  # Ctrl-C of the sweep (a run's own one only fails that run)
+            _exit("stopped by Ctrl-C: finished runs are kept in the study; "
+                  "rerun the same command to resume", 130)
+
+
+def _exit(line: str, code: int) -> None:
+    print(line, file=sys.stderr, flush=True)
+    raise SystemExit(code)
