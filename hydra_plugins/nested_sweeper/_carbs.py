@@ -119,9 +119,12 @@ class CarbsMarker:
 
     def resolved_center(self) -> float | int:
         """The value for a plain run: the explicit centre, else the kind's default centre."""
+        lo, hi = self.bounds()
+        if self.center is not None and self.kind == "logit":
+            # a centre on 0 or 1 (`search_center: 1.0`) moves inside with its bound
+            return min(max(float(self.center), lo), hi)
         if self.center is not None:
             return int(self.center) if self.kind in ("int", "pow2") else float(self.center)
-        lo, hi = self.bounds()
         if self.kind == "linear":
             return _tidy((lo + hi) / 2.0, lo, hi)
         if self.kind == "int":
@@ -425,8 +428,6 @@ def _check_center(m: CarbsMarker) -> None:
         raise SweepError(
             f"centre {_fmt(m.center)} lies outside [{_fmt(m.min)}, {_fmt(m.max)}] in {m.spelling()}"
         )
-    if m.kind == "logit" and not LOGIT_EPS <= m.center <= 1.0 - LOGIT_EPS:
-        raise SweepError(f"a logit centre must lie inside (0, 1) in {m.spelling()}")
     if m.kind == "pow2" and not math.log2(m.center).is_integer():
         near = _nearest_pow2(m.center, int(m.min), int(m.max))
         raise SweepError(

@@ -153,12 +153,14 @@ def migrate_text(text: str, *, file: str = "<string>") -> Migration:
     m = _Migrator(file, root)
     m.run()
     changes = list(m.changes)
+    if not changes:
+        # Already nested. Without the package line Hydra composes the file under `sweep.`,
+        # which the loader reads the same (the guides' files), so it needs nothing.
+        return Migration(text=text, changes=[], kind="none")
     if not has_package:
         changes.insert(
             0, f"added '{_HEADER}' as the first line (Hydra merges the file at the root)"
         )
-    if not changes:
-        return Migration(text=text, changes=[], kind="none")
     if m.structural:
         root.ca.comment = None  # the header comments are written back textually below
         _lower_leading(root)
@@ -1515,9 +1517,13 @@ def _is_param_leaf(value: Mapping[str, Any]) -> bool:
     """
     if any(isinstance(v, Mapping) for k, v in value.items() if k != "when"):
         return False
-    if "distribution" in value or ("min" in value and "max" in value):
+    if "distribution" in value:
         return True
-    return isinstance(value.get("values"), (list, str)) and set(value) <= SPEC_KEYS
+    # min/max or values alone: only with nothing but parameter keys beside them, so a config
+    # group such as {min: 0, max: 10, width: 5} stays a fixed override
+    if not set(value) <= SPEC_KEYS:
+        return False
+    return ("min" in value and "max" in value) or isinstance(value.get("values"), (list, str))
 
 
 def _is_carbs_block(value: Mapping[str, Any]) -> bool:
