@@ -80,6 +80,10 @@ def test_file_migrates_with_its_meaning_kept(cli: Any, name: str, tmp_path: Path
     for key, value in got_settings.items():
         assert close(value, want[key]), f"{key}: {value!r} != {want[key]!r}"
     assert_early_terminate(spec.early_terminate, want["early_terminate"])
+    # the mapped settings are ones the method's constructor takes, with these values
+    method = spec.make_method(**spec.method_kwargs)
+    for key, value in spec.method_kwargs.items():
+        assert close(getattr(method, key), value), key
     assert sorted(spec.parameters) == sorted(want["parameters"])
     for path, dist in spec.parameters.items():
         config = dist.distribution.to_config()

@@ -187,7 +187,8 @@ def _parse_notes(text: str, file: str) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         parse_spec(raw, file=file)
-    return [f"note: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return [f"note: {n.removeprefix(f'{file}: ')}" for n in notes]
 
 
 def migrate_main(paths: list[str], *, in_place: bool, out: TextIO, err: TextIO) -> int:
