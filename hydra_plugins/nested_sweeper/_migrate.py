@@ -10,8 +10,16 @@ Four legacy shapes are read, alone or mixed in one file:
 * W&B sweep files (``method``/``metric``/``parameters``/``early_terminate``/``run_cap`` and
   ``program``/``command``): ``metric: {name, goal}`` becomes ``metric`` + ``goal``, nested
   ``parameters`` blocks flatten to dotted paths, ``value`` parameters become fixed overrides,
-  ``run_cap: N`` becomes ``rollout_count: N`` with ``num_samples: 1``, and ``program``/``command``
-  are dropped (the sweeper launches runs itself).
+  ``run_cap: N`` becomes ``rollout_count: N`` with ``num_samples: 1``, Hydra overrides in
+  ``command:`` become fixed overrides and every other word of it is named as dropped.
+* Metta/PufferLib Protein files: a distribution anywhere (also directly under ``sweep:``) is a
+  parameter; ``scale: auto``/``time`` become numbers; the ``protein:`` block and the CARBS
+  runner's keys map to ``sweep.method_kwargs`` (``n_init``, ``max_cost``,
+  ``seed_with_search_center``; ``n_startup_trials`` for bayes) or are dropped with the reason.
+
+Every key is mapped, dropped with a reason in the list of changes, or refused with a
+:class:`SweepError` naming the key and the fix (the README's migration table lists them); the
+result is parsed as a sweep before it is returned, so it never fails later.
 
 Example: ``migrate_text`` turns the legacy file on the left into the one on the right and lists
 one line per change (``trainer.learning_rate: ${ss:log, 1e-5, 1e-1} -> sweep.parameters...``)::
