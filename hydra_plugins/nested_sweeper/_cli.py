@@ -159,7 +159,6 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
 
     path = find_sweep_file(args.sweep, [args.config_dir])
     file = display_path(path)
-    refuse_wandb_format(path, file)
     read_sweep_file(path, file=file)  # its YAML and root keys first: Hydra would say it worse
     with sweep_selection(path, args.config_dir, args.config_name) as selected:
         plain = compose_plain(args.config_dir, args.config_name, [*selected, *args.overrides],
@@ -174,29 +173,6 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))
     print_spec(spec, out)
     return 0
-
-
-# Root keys of a W&B sweep file; a nested file has them under `sweep:` (or not at all).
-WANDB_FORMAT_KEYS = ("method", "metric", "parameters", "early_terminate", "run_cap", "program",
-                     "command", "project", "entity")
-
-
-def refuse_wandb_format(path: Path, file: str) -> None:
-    """A whole W&B sweep file gets one answer, the converter, not its first misplaced key."""
-    from ._spec import load_yaml
-
-    try:
-        raw = load_yaml(path)
-    except SweepError:
-        return  # read_sweep_file reports the YAML problem with its line
-    if not isinstance(raw, dict) or "sweep" in raw:
-        return
-    found = [k for k in WANDB_FORMAT_KEYS if k in raw]
-    if found:
-        raise SweepError(f"a W&B sweep file ({', '.join(found)} at the root), not the nested "
-                         "format", file=file, key=found[0],
-                         fix=f"convert it with `nested-sweep migrate {file}` (prints the "
-                             "result; --in-place rewrites the file)")
 
 
 def plural(n: int, noun: str) -> str:
