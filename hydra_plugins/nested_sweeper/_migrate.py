@@ -301,6 +301,7 @@ class _Migrator:
         if "command" in root:
             self.command, _ = _pop(root, "command", header=True)
             self.structural = True
+        self._refuse_foreign_search_spaces()
         for key, why in WANDB_DROPPED.items():
             if key in root:
                 self._drop(key, f"{key}: {_plain(root[key])} dropped ({why})")
@@ -318,6 +319,27 @@ class _Migrator:
                 f"no run_cap: rollout_count defaults to {DEFAULT_ROLLOUT_COUNT} (num_samples "
                 f"{DEFAULT_NUM_SAMPLES}: {DEFAULT_ROLLOUT_COUNT * DEFAULT_NUM_SAMPLES} runs in "
                 "all); set rollout_count: N to choose the budget"
+            )
+
+    def _refuse_foreign_search_spaces(self) -> None:
+        """A search space kept outside ``parameters:`` (Ray Tune, an Optuna scheduler's source)
+        cannot be read here; dropping it would leave a sweep that searches nothing."""
+        if "tune" in self.root:
+            raise SweepError(
+                "a Ray Tune search space (tune.search_alg) cannot be migrated",
+                file=self.file,
+                key="tune",
+                fix="write the space as parameters: (hp.choice -> values: [...], "
+                "hp.uniform -> {min, max}) and delete tune:",
+            )
+        scheduler = self.root.get("scheduler")
+        if isinstance(scheduler, Mapping) and scheduler.get("settings"):
+            raise SweepError(
+                "a W&B Launch scheduler's own search settings cannot be migrated",
+                file=self.file,
+                key="scheduler.settings",
+                fix="write the search space as parameters: and pick a method, then delete "
+                "scheduler:",
             )
 
     def _has_counts(self) -> bool:
