@@ -274,12 +274,12 @@ def _quad_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, str(QUAD), "-m", "+sweep=basic", "rollout_count=2",
          "hydra.sweeper.summary=false", "sleep=0.5", *extra],
         cwd=tmp_path, env={**os.environ, "QUAD_OUT": str(tmp_path)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # Hydra logs to stdout
 
 
 def test_max_runs_caps_one_worker_exactly(tmp_path: Path) -> None:
     proc = _quad_worker(tmp_path, "hydra.sweeper.max_runs=3")
-    err = proc.communicate(timeout=120)[1]
+    err = proc.communicate(timeout=120)[0]
     assert proc.returncode == 0, err[-2000:]
     assert states(tmp_path / "sweep" / "quad" / "sweep.db", "quad") == ["COMPLETE"] * 3
     assert "max_runs=3" in err
@@ -287,7 +287,7 @@ def test_max_runs_caps_one_worker_exactly(tmp_path: Path) -> None:
 
 def test_two_workers_with_max_runs_two_finish_a_four_run_study(tmp_path: Path) -> None:
     procs = [_quad_worker(tmp_path, "hydra.sweeper.max_runs=2") for _ in range(2)]
-    errs = [p.communicate(timeout=180)[1] for p in procs]
+    errs = [p.communicate(timeout=180)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
     got = states(tmp_path / "sweep" / "quad" / "sweep.db", "quad")
     assert got.count("COMPLETE") == 4 and "RUNNING" not in got
@@ -369,10 +369,10 @@ def test_a_built_wheel_gives_any_hydra_app_the_plugin(tmp_path: Path) -> None:
 def test_make_install_gives_a_foreign_app_the_plugin(tmp_path: Path) -> None:
     """This environment is `make install`'s (pip's default editable mode)."""
     (tmp_path / "app.py").write_text(FOREIGN_APP)
-    proc = run([sys.executable, "app.py", "-m", "hydra/sweeper=nested", "+x=2",
+    proc = run([sys.executable, "app.py", "-m", "hydra/sweeper=nested", "+x=2,3",
                 "hydra.sweep.dir=out", "hydra.sweeper.summary=false"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert states(tmp_path / "out" / "sweep.db", "sweep") == ["COMPLETE"]
+    assert states(tmp_path / "out" / "sweep.db", "sweep") == ["COMPLETE"] * 2
 
 
 # ---------------------------------------------------------------------------- racing workers
@@ -381,7 +381,7 @@ def test_make_install_gives_a_foreign_app_the_plugin(tmp_path: Path) -> None:
 def _two_protein_workers(tmp_path: Path, *extra: str) -> None:
     procs = [_quad_worker(tmp_path, "hydra.sweeper.method=protein", "num_samples=2",
                           "rollout_count=3", *extra) for _ in range(2)]
-    errs = [p.communicate(timeout=240)[1] for p in procs]
+    errs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
 
 
