@@ -10,7 +10,8 @@ This module reads that study with plain Optuna into a `SweepReport` and renders 
     json.dumps(to_json(report))                  # the same as data (NaN -> null)
     write_plots(report)                          # history/params/importance/parallel PNGs
 
-``summary_main`` is the ``nested-sweep summary`` command. Optuna, rich and matplotlib are
+``summary_main`` is the ``nested-sweep summary`` command, ``watch_main`` its ``--watch``
+(``nested-sweep monitor``). Optuna, rich and matplotlib are
 imported inside functions: the package must stay cheap to import at Hydra app start.
 """
 
@@ -1162,6 +1163,11 @@ def watch_view(report: SweepReport, *, problem: str | None = None,
     if not rounds:
         table.add_row("-", "0", *[""] * 6)
     view: list[Any] = [table, *_running_lines(report), _best_line(report)]
+    if not sweep_finished(report) and not report.counts[TrialState.RUNNING.value]:
+        # The study cannot tell a worker between rounds from one that stopped (a grid used
+        # up, too many failures, killed): say so rather than look stuck.
+        view.append("no run in progress: workers between rounds, or stopped (Ctrl-C ends "
+                    "watching)")
     if problem:
         view.append(f"cannot read the study right now (retrying): {problem}")
     return view
