@@ -535,8 +535,8 @@ def test_settings_map_per_method_and_carbs_runner_keys_are_dropped_with_reasons(
          "sweep.parameters.trainer.lr", "add space:"),
         ("protein: {gp_iters: 3}\n", "protein.gp_iters", "remove it"),
         ("program: t.py\ncommand: [python, t.py, 'lr=0.1,0.2']\n", "command", "values: [0.1,0.2]"),
-        ("parameters: {b: {distribution: uniform_pow2, min: 4, max: 9, mean: 6}}\n",
-         "sweep.parameters.b", "if these are exponents write min: 16, max: 512, mean: 64"),
+        ("parameters: {b: {distribution: uniform_pow2, min: 3, max: 9, mean: 6}}\n",
+         "sweep.parameters.b", "if these are exponents write min: 8, max: 512, mean: 64"),
     ],
 )
 def test_w_and_b_and_protein_only_features_are_clean_refusals(body: str, key: str, fix: str) -> None:
@@ -667,3 +667,17 @@ def test_a_comment_travels_with_the_key_it_stood_above() -> None:
     assert lines[at + 1] == "  env:"
     assert "    total_timesteps: 5000  # short runs" in lines
     assert not lines[-1].lstrip().startswith("#")  # nothing left behind at the end
+
+
+def test_a_one_point_marker_is_the_fixed_value_it_pins() -> None:
+    result = migrate("""
+        trainer:
+          batch_size: ${ss:pow2, 128, 128, 128}
+          lr: ${ss:log, 1e-4, 1e-2}
+        parameters:
+          trainer.epochs: ${ss:int, 3, 3}
+    """)
+    out = load(result.text)["sweep"]
+    assert out["trainer"] == {"batch_size": 128, "epochs": 3}
+    assert list(out["parameters"]) == ["trainer.lr"]
+    assert any("has min == max: the fixed value 128" in c for c in result.changes)

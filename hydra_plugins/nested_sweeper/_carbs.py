@@ -209,6 +209,24 @@ def parse_marker(text: str, *, key: str = "", file: str | None = None) -> Marker
         raise err.located(file=file, key_prefix=key or None) from None
 
 
+def fixed_marker_value(text: Any) -> float | int | None:
+    """The value of a marker whose range is one point, ``${ss:pow2, 128, 128, 128}`` (old
+    CARBS files pinned a value that way), else None. Such a marker is no search space."""
+    match = _MARKER.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    inner = match.group("curly") if match.group("curly") is not None else match.group("angle")
+    tokens = [t.strip().strip("'\"") for t in inner.split(",")]
+    if len(tokens) not in (3, 4) or tokens[0] not in KINDS:
+        return None
+    if not all(_NUMBER.match(t) for t in tokens[1:]):
+        return None
+    numbers = [_to_number(t) for t in tokens[1:]]
+    if any(n != numbers[0] for n in numbers[1:]):
+        return None
+    return int(numbers[0]) if tokens[0] in ("int", "pow2") else numbers[0]
+
+
 def marker_from_args(*args: Any, key: str = "", file: str | None = None) -> Marker:
     """Build a marker from already-parsed arguments (the resolver's and CARBS blocks' path)."""
     shown = "${ss:" + ", ".join(str(a) for a in args) + "}"

@@ -49,7 +49,14 @@ from dataclasses import dataclass, field, replace
 from io import StringIO
 from typing import Any, TextIO
 
-from ._carbs import LOGIT_EPS, ChoiceMarker, Marker, marker_from_args, parse_marker
+from ._carbs import (
+    LOGIT_EPS,
+    ChoiceMarker,
+    Marker,
+    fixed_marker_value,
+    marker_from_args,
+    parse_marker,
+)
 from ._errors import SweepError
 from ._spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
 
@@ -109,6 +116,7 @@ PROTEIN_DROPPED = {
     "score/cost front in every suggestion",
     "resample_frequency": "re-running a Pareto point has no equivalent; num_samples > 1 "
     "runs several points per round",
+    "phase": "a label for Metta's logs, not a search setting",
     "acquisition_fn": "our protein always uses log expected improvement",
     "ucb_beta": "our protein always uses log expected improvement",
     "beta_ucb": "our protein always uses log expected improvement",
@@ -644,6 +652,7 @@ class _Migrator:
         value, comment = _pop(self.root, key, header=True)
         self.structural = True
         self.found.add("root-overrides")
+        value = self._pinned(value, key)
         marker = parse_marker(value, key=key, file=self.file) if isinstance(value, str) else None
         if marker is not None:
             self._add_marker(key, marker, f"{key}: {value.strip()}", comment)
@@ -688,6 +697,8 @@ class _Migrator:
                     self._carry_lead(_pop(self.sweep, key)[1], first)
             elif isinstance(value, list):
                 self._refuse_list_markers(value, here)
+            elif (pinned := self._pinned(value, here)) is not value:
+                self.sweep[key] = pinned
             elif isinstance(value, str) and (
                 marker := parse_marker(value, key=here, file=self.file)
             ):
@@ -715,7 +726,9 @@ class _Migrator:
         for key in list(node):
             value, here = node[key], f"{where}.{key}"
             path = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, str):
+            if isinstance(value, str) and (pinned := self._pinned(value, here)) is not value:
+                node[key] = _new_map({"value": pinned}, flow=True)
+            elif isinstance(value, str):
                 marker = parse_marker(value, key=here, file=self.file)
                 if marker is not None:
                     node[key] = self._marker_param(path, marker, f"{here}: {value.strip()}")
@@ -768,6 +781,8 @@ class _Migrator:
             here = f"{where}.{key}"
             if isinstance(value, Mapping):
                 self._flatten_mapping(value, path, dst, here, comment, depth=depth)
+            elif (pinned := self._pinned(value, here)) is not value:
+                self._add_constant(path, pinned, f"{here}: constant {pinned!r}", comment)
             elif isinstance(value, str) and (
                 marker := parse_marker(value, key=here, file=self.file)
             ):
@@ -881,7 +896,9 @@ class _Migrator:
                 f"is_int with space {space} has no nested-sweeper equivalent",
                 file=self.file,
                 key=f"{where}.is_int",
-                fix="use space: pow2 for integer log ranges, or space: linear with is_int",
+                fix="drop is_int to search it as floats (log_normal, centre kept), write "
+                "{distribution: q_log_uniform_values, min: MIN, max: MAX, q: 1} for integers "
+                "(no centre), or space: pow2 for powers of two",
             )
         args = [space, block["min"], block["max"]]
         if block.get("search_center") is not None:
@@ -1048,21 +1065,23 @@ class _Migrator:
         )
 
     def _check_pow2(self, leaf: Any, where: str) -> None:
-        """Bounds that look like exponents (``min: 0``, a mean that is no power of two)."""
+        """Bounds that look like exponents (``min: 0``, or ``15..19``: no power of two at either
+        end of a small range) are refused; other bounds round inward as Protein rounds them,
+        and a mean between powers of two is a centre in log2 space, as in Protein."""
         lo, hi, mean = leaf.get("min"), leaf.get("max"), leaf.get("mean")
         if not _number_pair(lo, hi):
             return
-        odd_mean = _number_pair(mean, mean) and mean > 0 and not math.log2(mean).is_integer()
-        if lo > 0 and not odd_mean:
+        exponent_like = hi <= 64 and not (_is_pow2(lo) or _is_pow2(hi))
+        if lo > 0 and not exponent_like:
             return
         if 0 <= lo < hi <= 62 and all(float(v).is_integer() for v in (lo, hi)):
             centre = f", mean: {2 ** int(mean)}" if _number_pair(mean, mean) and \
                 float(mean).is_integer() else ""
             fix = f"if these are exponents write min: {2 ** int(lo)}, max: {2 ** int(hi)}{centre}"
         else:
-            fix = "use powers of two for min, max and mean"
+            fix = "use powers of two for min and max"
         raise SweepError(
-            f"uniform_pow2 bounds/mean [{lo}, {hi}] (mean {mean}) are not powers of two",
+            f"uniform_pow2 bounds [{lo}, {hi}] look like exponents, not powers of two",
             file=self.file,
             key=where,
             fix=fix,
@@ -1075,7 +1094,9 @@ class _Migrator:
         for key in list(node):
             value = node[key]
             path, here = f"{prefix}.{key}", f"{where}.{key}"
-            if isinstance(value, str):
+            if isinstance(value, str) and (pinned := self._pinned(value, here)) is not value:
+                node[key] = pinned
+            elif isinstance(value, str):
                 marker = parse_marker(value, key=here, file=self.file)
                 if marker is not None:
                     _, comment = _pop(node, key)
@@ -1106,6 +1127,17 @@ class _Migrator:
         lead = comment[1] if comment and len(comment) > 1 else None
         if isinstance(lead, str) and lead.strip() and len(self.params) > first:
             _place_leading(self.params, list(self.params)[first], lead)
+
+    def _pinned(self, value: Any, where: str) -> Any:
+        """A one-point marker's value (a fixed value, noted), else ``value`` itself."""
+        number = fixed_marker_value(value)
+        if number is None:
+            return value
+        self.structural = True
+        self.changes.append(
+            f"{where}: {value.strip()} has min == max: the fixed value {number}, not a search"
+        )
+        return number
 
     def _loose_param(self, path: str, value: Any, where: str, comment: Any) -> None:
         """A distribution outside ``parameters:`` (Metta 2025): a parameter at its path."""
@@ -1524,6 +1556,10 @@ def _number_pair(a: Any, b: Any) -> bool:
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         for v in (a, b)
     )
+
+
+def _is_pow2(v: Any) -> bool:
+    return v > 0 and float(v).is_integer() and (int(v) & (int(v) - 1)) == 0
 
 
 def _positive_pair(a: Any, b: Any) -> bool:
