@@ -1,4 +1,4 @@
-# `make demo` and `make test` each bring .venv up to date first (DESIGN.md, "Two commands").
+# `make demo` and `make test` each bring .venv up to date first: two commands on a fresh clone.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

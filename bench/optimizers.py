@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-# one thread per worker process: small matrices on shared cores (see ANCHORS.md)
+# one thread per worker process: small matrices on shared cores run fastest single-threaded
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 

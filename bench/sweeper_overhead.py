@@ -20,7 +20,8 @@ The peer, measured in the same run: Hydra's own basic sweeper running the same n
 the same objective through the same launcher (`+i=range(0,N)`, one batch of N jobs, no
 database, no search). Its total is its `sweep` call minus the objective, per run; `vs_basic` is
 our total divided by its total. (hydra-optuna-sweeper pins optuna 2.10, which cannot share an
-environment with this project's optuna: see ../shared/ANCHORS.md for its figures.)
+environment with this project's optuna; run in its own environment on this kind of machine in
+November 2026 it took 0.23 s per trial in memory and 0.24-0.33 s with SQLite.)
 
 One run per round (`num_samples: 1`, the sequential case: every round reads the whole history).
 Process start-up and config loading happen once per sweep and are left out.

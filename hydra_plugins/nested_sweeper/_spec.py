@@ -1,6 +1,6 @@
 """Sweep files: load, check placement and paths, and build the immutable ``SweepSpec``.
 
-A sweep file (DESIGN.md) has only ``sweep``, ``rollout_count``, ``num_samples`` and
+A sweep file has only ``sweep``, ``rollout_count``, ``num_samples`` and
 ``defaults`` at its root. Under ``sweep:`` sit the search settings (``method``, ``metric``,
 ``goal``, ``parameters``, ``early_terminate``, ``seed``, ``cost``) and fixed overrides per
 top-level config group (``trainer:``, ``env:``, ...). Parameters are dotted paths or nested
