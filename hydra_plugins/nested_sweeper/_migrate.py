@@ -138,6 +138,14 @@ LEGACY_SETTINGS = {
     "use_gpu": "our protein's GP is small and runs on the CPU",
     "prune_pareto": "our protein keeps every trial in its model",
 }
+# Metta's CARBS-era sweep runner read these beside `parameters:` (the file was its config,
+# not the run's): how its evaluation step scored a run. Dropped in such files.
+METTA_RUNNER = {
+    "eval": "Metta's sweep-evaluation settings; here each run returns its own metric",
+    "evaluator": "Metta's sweep-evaluation settings; here each run returns its own metric",
+    "generation": "Metta's sweep-runner setting for regenerating runs; no equivalent",
+    "test": "Metta's scoring of sweep evaluations (raw, elo, glicko); the metric is used as is",
+}
 # W&B command-line macros: the sweeper passes each run's values itself.
 COMMAND_MACROS = re.compile(r"^\$\{(env|interpreter|program|args|args_no_hyphens|args_json|"
                             r"args_json_file|args_no_boolean_flags)\}$")
@@ -274,6 +282,7 @@ class _Migrator:
         self.params = self._existing_params()
         self._settings_from_root()
         self._legacy_settings()
+        self._runner_keys()
         self._command_overrides()
         for key in [k for k in root if k not in ROOT_KEYS and k != "parameters"]:
             self._move_root_key(key)
@@ -461,6 +470,14 @@ class _Migrator:
                     self.changes.append(
                         f"{where}: {_plain(value)} dropped ({LEGACY_SETTINGS[key]})"
                     )
+
+    def _runner_keys(self) -> None:
+        """In a CARBS-block file, Metta's runner keys describe the runner, not the runs."""
+        params = self.root.get("parameters")
+        if not (isinstance(params, Mapping) and _has_carbs_block(params)):
+            return
+        for key in [k for k in self.root if k in METTA_RUNNER]:
+            self._drop(key, f"{key}: dropped ({METTA_RUNNER[key]})")
 
     def _protein_block(self, block: Any, where: str) -> None:
         if not isinstance(block, Mapping):
@@ -1591,6 +1608,13 @@ def _is_param_leaf(value: Mapping[str, Any]) -> bool:
     if not set(value) <= SPEC_KEYS:
         return False
     return ("min" in value and "max" in value) or isinstance(value.get("values"), (list, str))
+
+
+def _has_carbs_block(node: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(v, Mapping) and (_is_carbs_block(v) or _has_carbs_block(v))
+        for v in node.values()
+    )
 
 
 def _is_carbs_block(value: Mapping[str, Any]) -> bool:
