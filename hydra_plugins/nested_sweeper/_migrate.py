@@ -889,6 +889,20 @@ class _Migrator:
                 key=where,
                 fix=f"a CARBS block holds {', '.join(sorted(CARBS_BLOCK_KEYS))}",
             )
+        space = self._block_space(block, where)
+        args = [space, block["min"], block["max"]]
+        if block.get("search_center") is not None:
+            args.append(block["search_center"])
+        marker = marker_from_args(*args, key=where, file=self.file)
+        if block.get("scale") is not None:
+            try:
+                marker = replace(marker, scale=block["scale"])
+            except SweepError as error:
+                raise error.located(file=self.file, key_prefix=f"{where}.scale") from None
+        return marker
+
+    def _block_space(self, block: Mapping[str, Any], where: str) -> str:
+        """The marker kind of a CARBS block: its ``space`` with ``is_pow2``/``is_int`` applied."""
         space = str(block["space"])
         if space not in CARBS_SPACES:
             raise SweepError(
@@ -917,16 +931,7 @@ class _Migrator:
                 "{distribution: q_log_uniform_values, min: MIN, max: MAX, q: 1} for integers "
                 "(no centre), or space: pow2 for powers of two",
             )
-        args = [space, block["min"], block["max"]]
-        if block.get("search_center") is not None:
-            args.append(block["search_center"])
-        marker = marker_from_args(*args, key=where, file=self.file)
-        if block.get("scale") is not None:
-            try:
-                marker = replace(marker, scale=block["scale"])
-            except SweepError as error:
-                raise error.located(file=self.file, key_prefix=f"{where}.scale") from None
-        return marker
+        return space
 
     def _put_param(self, dst: Any, path: str, value: Any, comment: Any, *, where: str) -> None:
         if path in dst:
