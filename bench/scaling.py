@@ -196,7 +196,8 @@ def summarize(rows: list[dict], opts: argparse.Namespace) -> None:
         if ideal is None:
             continue
         r["ideal_s"] = round(ideal, 2)
-        r["efficiency"] = round(ideal / r["wall_s"], 3)
+        if r["workload"] == "sleep" or r["workers"] > 1:  # a 1-worker trainer row is the base
+            r["efficiency"] = round(ideal / r["wall_s"], 3)
         if r["workload"] == "sleep":
             r["overhead_per_run_s"] = round(r["per_run_s"] - opts.sleep, 2)
 
@@ -209,6 +210,8 @@ def markdown(rows: list[dict], opts: argparse.Namespace, header: str) -> str:
     for r in rows:
         what = f"sleep {opts.sleep:g} s" if r["workload"] == "sleep" else f"trainer {opts.timesteps} steps"
         ideal = f"{r['ideal_s']:.1f} s" if "ideal_s" in r else "-"
+        if r["workload"] == "trainer" and r["workers"] == 1:
+            ideal = "(the base)"
         eff = f"{r['efficiency']:.0%}" if "efficiency" in r else "-"
         over = f"{r['overhead_per_run_s']:.2f} s" if "overhead_per_run_s" in r else "-"
         lines.append(f"| {r['path']} | {what} | {r['workers']} | {r['runs']} | {ideal} | "
@@ -231,7 +234,22 @@ def main() -> None:
     ap.add_argument("--tmp", default=None, help="where the sweeps write (default: the system's)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--md", type=Path)
+    ap.add_argument("--render", type=Path, help="only print (and --md) the table of a --json file")
     opts = ap.parse_args()
+    if opts.render:
+        saved = json.loads(opts.render.read_text())
+        opts.sleep, opts.timesteps = saved["sleep_s"], saved["timesteps"]
+        for r in saved["rows"]:  # derived columns are derived again
+            for key in ("ideal_s", "efficiency", "overhead_per_run_s"):
+                r.pop(key, None)
+        summarize(saved["rows"], opts)
+        table = markdown(saved["rows"], opts, saved["header"])
+        print(table)
+        if opts.md:
+            opts.md.write_text(table)
+        if opts.json:
+            opts.json.write_text(json.dumps(saved, indent=2) + "\n")
+        return
 
     paths = opts.paths.split(",")
     workers = [int(w) for w in opts.workers.split(",")]
@@ -258,7 +276,7 @@ def main() -> None:
     print(table)
     if opts.json:
         opts.json.parent.mkdir(parents=True, exist_ok=True)
-        opts.json.write_text(json.dumps({"machine": start, "sleep_s": opts.sleep,
+        opts.json.write_text(json.dumps({"header": header, "machine": start, "sleep_s": opts.sleep,
                                          "timesteps": opts.timesteps, "rows": rows}, indent=2) + "\n")
     if opts.md:
         opts.md.parent.mkdir(parents=True, exist_ok=True)
