@@ -132,3 +132,29 @@ def test_file_is_refused_on_one_line_naming_key_and_fix(cli: Any, name: str) -> 
 def test_counts_of_the_corpus() -> None:
     # the split the README's migration section reports
     assert (len(FAITHFUL), len(REFUSED)) == (38, 11)
+
+
+def test_the_installed_command_migrates_in_place_and_validates(tmp_path: Path) -> None:
+    """The same path through real processes: `nested-sweep migrate --in-place`, then validate."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("nested-sweep")
+    path = tmp_path / "wandb_hydra_command.yaml"
+    shutil.copyfile(CORPUS / path.name, path)
+    done = subprocess.run([str(exe), "migrate", "--in-place", str(path)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert f"{path}: migrated (wandb)" in done.stdout
+    assert "dropped '${env}', '${interpreter}', '${program}', --config-name ppo_small" in done.stdout
+    done = subprocess.run([str(exe), "validate", str(path), "--config-dir", str(APP_CONF)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid — method bayes, maximize 'episode_return'" in " ".join(done.stdout.split())
+    bad = tmp_path / "wandb_method_ax.yaml"
+    shutil.copyfile(CORPUS / bad.name, bad)
+    done = subprocess.run([str(exe), "migrate", str(bad)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "sweep.method: method 'ax' is not one of ours" in done.stderr
