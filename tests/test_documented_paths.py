@@ -401,3 +401,14 @@ def test_two_workers_starting_together_run_distinct_points(tmp_path: Path, backe
     assert len(complete) == 6
     assert len({tuple(sorted(t.params.items())) for t in complete}) == 6  # no point twice
     assert len(surplus) <= 1, [t.user_attrs for t in surplus]  # under one run per worker
+
+
+def test_watch_ends_when_a_sweep_stops_early(tmp_path: Path) -> None:
+    """A grid that runs out before rollout_count × num_samples: `--watch` still ends."""
+    proc = run([sys.executable, str(QUAD), "-m", "+sweep=grid", "rollout_count=50",
+                "hydra.sweeper.summary=false"], cwd=tmp_path, QUAD_OUT=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    watch = run([sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "summary", "quad",
+                 "--watch", "--train-dir", str(tmp_path)], timeout=60)
+    assert watch.returncode == 0, watch.stderr
+    assert "sweep quad exhausted" in watch.stdout

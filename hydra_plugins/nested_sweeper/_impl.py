@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 POLL_S = 2.0
 # The metric of a plain `-m a=1,2` sweep: runs that return nothing are COMPLETE.
 PLAIN_METRIC = "value"
+# Study attribute: why the sweep ended; None while a worker runs it.
+ENDED = "ended"
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -131,8 +133,15 @@ class NestedSweeperImpl:
         # As Hydra's basic sweeper does: the composed config of the whole multirun.
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         loop = SweepLoop(self, spec, study, method_name, seed, fixed_cli, storage, name)
+        study.study.set_user_attr(ENDED, None)  # a worker is on it again
         try:
-            loop.run()
+            try:
+                loop.run()
+            except SweepError as err:  # e.g. max_failure_rate: every worker would stop too
+                study.study.set_user_attr(ENDED, f"stopped: {err.message}")
+                raise
+            if loop.ended:
+                study.study.set_user_attr(ENDED, loop.ended)
             write_results(sweep_dir / "optimization_results.yaml", study.records(), spec)
         finally:
             study.close()
@@ -164,6 +173,9 @@ class SweepLoop:
         self.start = time.monotonic()
         self.best: tuple[float, str] | None = None
         self.advance: Callable[[int], None] = lambda done: None
+        # Why the whole sweep is over ("finished", "exhausted"), None when only this worker
+        # stopped (max_runs): `summary --watch` ends on it (study attribute ENDED).
+        self.ended: str | None = None
 
     def run(self) -> None:
         interrupted = self.study.fail_interrupted()
@@ -187,6 +199,7 @@ class SweepLoop:
             self._note_best(records)
             self.check_failures(records)
             if done >= self.target:
+                self.ended = "finished"
                 break
             left = self._runs_left()
             if left == 0:
@@ -200,6 +213,7 @@ class SweepLoop:
                 continue
             if not self.run_round(records, n):
                 log.info("the search space is exhausted after %d runs", done)
+                self.ended = "exhausted"
                 break
 
     def _runs_left(self) -> int:

@@ -96,6 +96,8 @@ class SweepReport:
     goal: str
     trials: list[TrialRecord]
     distributions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Why the sweep ended before its planned runs (grid exhausted, too many failures).
+    ended: str | None = None
 
     @property
     def metric(self) -> str:
@@ -405,6 +407,7 @@ def report_from_study(study: optuna.Study, *, storage: str = "") -> SweepReport:
         goal=str(spec.get("goal") or direction) if direction == "not_set" else direction,
         trials=trials,
         distributions=distributions,
+        ended=study.user_attrs.get("ended"),
     )
 
 
@@ -1133,6 +1136,8 @@ def sweep_finished(report: SweepReport) -> bool:
     """Every planned run done and none running: what ends ``--watch`` on its own."""
     planned = report.planned
     running = report.counts[TrialState.RUNNING.value]
+    if running == 0 and report.ended:  # the sweep stopped early and said why
+        return True
     return planned is not None and running == 0 and report.done >= planned
 
 
@@ -1235,7 +1240,8 @@ def watch_main(
         report = latest[0]
         err.write(f"stopped watching {report.name}: {_progress_text(report)}\n")
         return 0
-    out.write(f"sweep {final.name} finished: {_progress_text(final)}\n")
+    how = final.ended if final.ended and final.ended != "finished" else "finished"
+    out.write(f"sweep {final.name} {how}: {_progress_text(final)}\n")
     return 0
 
 
