@@ -191,8 +191,8 @@ def test_table_shows_sweep_rounds_failure_and_best_config(sweep: Path) -> None:
     best_config = sweep / "runs" / "demo.r.2" / "config.yaml"
     assert f"config: {best_config}" in text  # on one unwrapped line
     assert "Best run: demo.r.2" in text and "reward = 0.75" in text
-    assert "Round 0: 2 runs, best reward 0.25 (demo.r.0)" in text
-    assert "Round 1: 2 runs, best reward 0.75 (demo.r.2)" in text
+    assert "Round 1: 2 runs, best reward 0.25 (demo.r.0)" in text
+    assert "Round 2: 2 runs, best reward 0.75 (demo.r.2)" in text
     assert "ValueError: boom [lr too high]" in text  # brackets are text, not rich markup
     assert "PRUNED" in text and "FAIL" in text
     assert "2 rounds × 2 runs per round = 4 runs" in text
@@ -211,7 +211,7 @@ def test_counts_of_one_are_singular(tmp_path: Path, rounds: int, planned: str) -
     text = render_table(load_report(str(sweep)), width=160)
     assert planned in text
     assert "1 run (1 complete)" in text
-    assert "Round 0: 1 run, best reward 0.25 (demo.r.0)" in text
+    assert "Round 1: 1 run, best reward 0.25 (demo.r.0)" in text
     assert "1 runs" not in text and "1 rounds" not in text
 
 
@@ -224,8 +224,8 @@ def test_json_parses_with_the_best_trial(sweep: Path) -> None:
     assert data["best"]["config"] == str(sweep / "runs" / "demo.r.2" / "config.yaml")
     assert data["best"]["params"]["trainer.optimizer"] == "sgd"
     assert data["rounds"] == [
-        {"round": 0, "trials": [0, 1], "best": 0},
-        {"round": 1, "trials": [2, 3], "best": 2},
+        {"round": 1, "trials": [0, 1], "best": 0},
+        {"round": 2, "trials": [2, 3], "best": 2},
     ]
     assert data["trials"][1]["fail_reason"] == "ValueError: boom [lr too high]"
     assert data["spec"]["fixed"]["trainer.total_timesteps"] == 2048
@@ -243,7 +243,7 @@ def test_csv_has_one_row_per_trial(sweep: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(load_report(str(sweep))))))
     assert [r["run_name"] for r in rows] == ["demo.r.0", "demo.r.1", "demo.r.2", "demo.r.3"]
     assert [r["state"] for r in rows] == ["COMPLETE", "FAIL", "COMPLETE", "PRUNED"]
-    assert [r["round"] for r in rows] == ["0", "0", "1", "1"]
+    assert [r["round"] for r in rows] == ["1", "1", "2", "2"]
     assert rows[1]["value"] == "" and rows[1]["fail_reason"] == "ValueError: boom [lr too high]"
     assert float(rows[2]["value"]) == 0.75 and float(rows[2]["trainer.learning_rate"]) == 1e-3
     assert rows[2]["trainer.optimizer"] == "sgd" and float(rows[2]["sps"]) == 1002.0
