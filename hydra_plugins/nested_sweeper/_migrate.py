@@ -93,9 +93,11 @@ WANDB_DROPPED = {
 SPEC_KEYS = frozenset(
     {"distribution", "value", "values", "min", "max", "mu", "sigma", "q", "probabilities"}
     | {"a", "b", "mean", "scale", "space", "is_int", "search_center", "grid_points", "when"}
+    | {"is_integer", "is_pow2", "rounding_factor"}
 )
 CARBS_BLOCK_KEYS = frozenset(
-    {"space", "min", "max", "is_int", "is_pow2", "search_center", "scale"}
+    {"space", "min", "max", "is_int", "is_integer", "is_pow2", "rounding_factor",
+     "search_center", "scale"}
 )
 # Methods of other tools that have a faithful equivalent here.
 METHOD_ALIASES = {"carbs": "protein"}
@@ -290,6 +292,11 @@ class _Migrator:
         self._root_parameters()
         self._place_params()
         self._check_params(self.params, "", where="sweep.parameters")
+        if "wandb" in self.found and "metric" not in self.sweep:
+            self.changes.append(
+                "no metric: the sweep reads 'reward' (the default); set sweep.metric to the "
+                "name your runs return"
+            )
         self._resolve_method()
         self._place_method_kwargs()
         if sweep is None and len(self.sweep):
@@ -888,6 +895,18 @@ class _Migrator:
                 file=self.file,
                 key=where,
                 fix=f"a CARBS block holds {', '.join(sorted(CARBS_BLOCK_KEYS))}",
+            )
+        if "is_integer" in block:  # CARBS's own spelling (LinearSpace(is_integer=True))
+            block = {**block, "is_int": block["is_integer"]}
+        rounding = block.get("rounding_factor", 1)
+        if rounding != 1:
+            raise SweepError(
+                f"rounding_factor {_plain(rounding)} (multiples of it) has no centred "
+                "nested-sweeper equivalent",
+                file=self.file,
+                key=f"{where}.rounding_factor",
+                fix=f"write {{distribution: q_uniform, min: MIN, max: MAX, q: {_plain(rounding)}}}"
+                " (no centre), or drop rounding_factor",
             )
         space = self._block_space(block, where)
         args = [space, block["min"], block["max"]]
