@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 from omegaconf import OmegaConf
 
@@ -681,3 +683,31 @@ def test_a_one_point_marker_is_the_fixed_value_it_pins() -> None:
     assert out["trainer"] == {"batch_size": 128, "epochs": 3}
     assert list(out["parameters"]) == ["trainer.lr"]
     assert any("has min == max: the fixed value 128" in c for c in result.changes)
+
+
+CORPUS = LEGACY / "corpus"
+JUNK = [None, "", "auto", "time", "${ss:log, 1, 0}", "$pow2(1, 2)", -1, 0, 2.5, True,
+        [], [1, "a"], {}, {"min": 1}, {"distribution": "nope"}, {"space": "log"}, "a=b,c"]
+
+
+def _mutate(node: Any, choices: list[int]) -> Any:
+    """``node`` with the value at a path picked by ``choices`` replaced by a junk value."""
+    if not choices or not isinstance(node, dict) or not node:
+        return JUNK[choices[0] % len(JUNK)] if choices else node
+    keys = sorted(node, key=str)
+    key = keys[choices[0] % len(keys)]
+    return {**node, key: _mutate(node[key], choices[1:])}
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(sorted(p.name for p in CORPUS.glob("*.yaml"))),
+       st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=5))
+def test_mangled_legacy_files_are_refused_never_crash(name: str, choices: list[int]) -> None:
+    raw = OmegaConf.to_container(OmegaConf.create((CORPUS / name).read_text()), resolve=False)
+    text = yaml.safe_dump(_mutate(raw, choices), sort_keys=False)
+    try:
+        result = migrate_text(text, file=name)
+    except SweepError as error:
+        assert "\n" not in str(error) and str(error).startswith(f"{name}: ")
+        return
+    assert result.text  # and what it wrote parses as a sweep (migrate_text checks it)
