@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import yaml
 from omegaconf import OmegaConf
 
 from hydra_plugins.nested_sweeper._errors import SweepError
