@@ -1564,6 +1564,8 @@ def _indent_comments(text: str) -> str:
                 lines[i] = " " * target + stripped
         elif stripped:
             target = len(lines[i]) - len(stripped)
+            # a comment after a written flow mapping: two spaces before `#`, as elsewhere
+            lines[i] = re.sub(r"\} #(?= )", "}  #", lines[i])
     return "\n".join(lines)
 
 
