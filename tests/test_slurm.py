@@ -466,3 +466,33 @@ def test_submitit_launcher_runs_a_round_as_a_slurm_job_array(slurm: Path, tmp_pa
     # Each task of the array ran the pickled job and wrote its result.
     assert sorted(p.name for p in folder.glob(f"{job}_*/*_result.pkl")) == [
         f"{job}_0_0_result.pkl", f"{job}_1_0_result.pkl"]
+
+
+@pytest.mark.slow
+def test_a_gpu_request_refused_by_the_cluster_stops_the_sweep_and_resumes(
+        slurm: Path, tmp_path: Path) -> None:
+    """`+hardware=cuda` asks this GPU-less cluster for a GPU: sbatch refuses, the sweep stops
+    at once with one line, no run is recorded as a failed run, nothing is queued; the same
+    sweep with a profile the cluster can serve then resumes and completes."""
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    name = f"refused{uuid.uuid4().hex[:6]}"
+    args = [sys.executable, str(ROOT / "train.py"), "-m", "+sweep=protein_working", f"run={name}",
+            f"train_dir={tmp_path / 'train_dir'}", "hydra/launcher=slurm", "rollout_count=1",
+            TINY, f"hydra.sweeper.storage={url}", "hydra.sweeper.summary=false"]
+    env = cluster_env(slurm)
+    proc = subprocess.run([*args, "+hardware=cuda"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Invalid generic resource" in errors[0], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    queued = subprocess.run(["squeue", "-h", "-n", name], env=env, capture_output=True, text=True)
+    assert queued.stdout.strip() == ""
+    refused = trials(url, name)
+    assert refused and all(
+        t.user_attrs.get("fail_reason", "").startswith("not launched") for t in refused)
+
+    proc = subprocess.run([*args, "+hardware=cpu"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert states(trials(url, name)).get("COMPLETE") == 1
