@@ -1667,6 +1667,32 @@ def _check_keys(cfg: Mapping[str, Any], cls: type[Distribution]) -> None:
         )
 
 
+def find_interpolation(value: Any) -> str | None:
+    """The first string holding ``${`` in a value (lists and mappings searched), else None."""
+    if isinstance(value, str):
+        return value if "${" in value else None
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = find_interpolation(item)
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_interpolations(value: Any, *, key: str, file: str | None) -> None:
+    """Sweep values are data: an interpolation (``${oc.env:HOME}``) in one would be resolved
+    into every run's config.yaml, leaking the sweeper's environment (secrets included)."""
+    found = find_interpolation(value)
+    if found is None:
+        return
+    shown = found if len(found) <= 60 else found[:59] + "…"
+    raise SweepError(f"the value {shown!r} is an interpolation; sweep values are plain data",
+                     file=file, key=key or None,
+                     fix="write the value itself, or reference it from your own config instead")
+
+
 def parse_distribution(
     cfg: Mapping[str, Any], *, key: str = "", file: str | None = None
 ) -> Distribution:
@@ -1697,6 +1723,8 @@ def parse_distribution(
             fix="for a fixed value write {value: X}",
         )
     plain = _plain(cfg)
+    refuse_interpolations(plain.get("values"), key=f"{key}.values" if key else "values", file=file)
+    refuse_interpolations(plain.get("value"), key=f"{key}.value" if key else "value", file=file)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -10,6 +10,7 @@ W&B-style ``parameters:`` blocks; both flatten to dotted paths.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,11 @@ WANDB_ONLY = {
 }
 # Root keys that only a W&B sweep file has.
 WANDB_MARKERS = frozenset(("parameters", "program", "command"))
+# Limits of a sweep file: far above any real one, far below what hangs the YAML loader.
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 40
+MAX_STRING_CHARS = 10_000
 DEFAULT_ROLLOUT_COUNT = 10
 DEFAULT_NUM_SAMPLES = 1
 EARLY_TERMINATE_TYPES = ("hyperband", "median")
@@ -210,6 +216,8 @@ def read_sweep_file(path: str | Path, *, file: str) -> Any:
 def _parameter(path: str, block: Mapping[str, Any], file: str, key: str) -> Parameter:
     from ._distributions import parse_distribution
 
+    check_override_key(path, file=file, key=key)
+
     dist = parse_distribution(dict(block), key=key, file=file)
     return Parameter(path=path, distribution=dist, when=MappingProxyType({}))
 
@@ -222,6 +230,7 @@ def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise SweepError("no such sweep file", file=str(path), fix="check the name or path")
+    check_yaml_limits(path)
     try:
         node = OmegaConf.load(path)
     except YAMLError as err:
@@ -234,6 +243,74 @@ def load_yaml(path: str | Path) -> Any:
         raise SweepError(f"cannot read the file: {err}", file=str(path),
                          fix="fix the YAML syntax") from None
     return OmegaConf.to_container(node, resolve=False)
+
+
+def check_yaml_limits(path: Path) -> None:
+    """Refuse what would hang or exhaust the loader: a huge file, aliases that expand
+    exponentially (billion laughs), nesting deeper than any sweep needs, giant strings."""
+    import yaml
+    from omegaconf._utils import get_yaml_loader
+
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SweepError(f"the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a sweep file may have",
+                         file=str(path), fix="a sweep file holds settings and parameter ranges, not data")
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=get_yaml_loader())
+    except RecursionError:  # thousands of nested brackets exhaust the composer's stack
+        raise SweepError(f"nested more than {MAX_DEPTH} levels deep", file=str(path),
+                         fix="parameters are config paths: use dotted keys (trainer.lr)") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return  # reported with its position by the real load below
+    if root is not None:
+        _check_node(root, file=str(path))
+
+
+def _check_node(root: Any, *, file: str) -> None:
+    """Expanded size and depth of a YAML node graph, each shared (aliased) node counted at
+    every place it appears, computed once per node (linear in the file, not in the expansion)."""
+    import yaml
+
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    active: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not done:
+            if id(node) in active:
+                raise SweepError("an alias refers to a node that contains it", file=file,
+                                 fix="remove the recursive YAML alias (*name inside &name)")
+            if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_STRING_CHARS:
+                raise SweepError(f"a value of {len(node.value):,} characters at line {node.start_mark.line + 1}, "
+                                 f"more than the {MAX_STRING_CHARS:,} allowed", file=file,
+                                 fix="sweep values are short settings; keep data in files")
+            active.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        active.discard(id(node))
+        total = 1 + sum(sizes[id(c)][0] for c in children)
+        depth = 1 + max((sizes[id(c)][1] for c in children), default=0)
+        if total > MAX_NODES:
+            raise SweepError(f"the file expands to more than {MAX_NODES:,} values (YAML aliases)",
+                             file=file, fix="write the values out instead of nesting aliases")
+        if depth > MAX_DEPTH:
+            raise SweepError(f"nested more than {MAX_DEPTH} levels deep", file=file,
+                             fix="parameters are config paths: use dotted keys (trainer.lr)")
+        sizes[id(node)] = (total, depth)
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def find_sweep_file(name: str, search_dirs: Iterable[str | Path]) -> Path:
@@ -297,6 +374,7 @@ def parse_spec(raw: Any, *, file: str) -> SweepSpec:
     params = _parameters(sweep.get("parameters") or {}, file)
     fixed = _fixed_overrides(sweep, file)
     _carbs_markers(fixed, params, file)
+    check_fixed(fixed, file=file)
     _check_overlap(params, fixed, file)
     return SweepSpec(
         file=file,
@@ -425,13 +503,21 @@ def _is_block(node: Any) -> bool:
 
 def _flatten_params(node: Mapping[str, Any], prefix: str, file: str) -> Iterator[tuple[str, Any]]:
     for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
+        if not isinstance(key, str) or not key:
+            where = f"sweep.parameters.{prefix}" if prefix else "sweep.parameters"
+            raise SweepError(f"the key {key!r} is not a config path", file=file, key=where,
+                             fix="parameter keys are config paths such as trainer.learning_rate")
+        path = f"{prefix}.{key}" if prefix else key
         if _is_block(value):
-            inner = value.get("parameters", value) if isinstance(value, Mapping) else value
+            inner = value.get("parameters", value)
             if "parameters" in value and set(value) != {"parameters"}:
-                extra = sorted(set(value) - {"parameters"})
+                extra = sorted(map(str, set(value) - {"parameters"}))
                 raise SweepError(f"unexpected keys {extra} beside 'parameters'", file=file,
                                  key=f"sweep.parameters.{path}", fix="move them into a parameter")
+            if not isinstance(inner, Mapping) or not inner:
+                raise SweepError(f"a nested 'parameters:' must map names to parameters, got {inner!r}"[:200],
+                                 file=file, key=f"sweep.parameters.{path}.parameters",
+                                 fix="e.g. parameters: {learning_rate: {min: 1e-4, max: 1e-2}}")
             yield from _flatten_params(inner, path, file)
         else:
             yield path, value
@@ -446,6 +532,7 @@ def _parameters(node: Any, file: str) -> dict[str, Parameter]:
     params: dict[str, Parameter] = {}
     for path, block in _flatten_params(node, "", file):
         key = f"sweep.parameters.{path}"
+        check_override_key(path, file=file, key=key)
         if path in params:
             raise SweepError("parameter defined twice", file=file, key=key,
                              fix="keep one definition (dotted and nested forms flatten to the same path)")
@@ -460,6 +547,34 @@ def _parameters(node: Any, file: str) -> dict[str, Parameter]:
         conds = {str(p): tuple(v) if isinstance(v, list) else (v,) for p, v in when.items()}
         params[path] = Parameter(path=path, distribution=dist, when=MappingProxyType(conds))
     return params
+
+
+def check_override_key(path: str, *, file: str, key: str) -> None:
+    """Every searched or fixed path becomes ``path=value`` on Hydra's command line: refuse,
+    before the first launch, a path Hydra's override grammar cannot read back as itself."""
+    if not _override_key_ok(path):
+        raise SweepError(f"'{path}' cannot be a Hydra override key", file=file, key=key,
+                         fix="config keys in sweeps must be ASCII letters, digits, _ and -, joined by dots")
+
+
+@functools.lru_cache(maxsize=4096)
+def _override_key_ok(path: str) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_override(f"{path}=0")
+    except Exception:  # OverrideParseException and the lexer's errors
+        return False
+    return parsed.key_or_group == path and parsed.package is None
+
+
+def check_fixed(fixed: Mapping[str, Any], *, file: str) -> None:
+    """Fixed overrides: launchable keys, and values that are data (no interpolations)."""
+    from ._distributions import refuse_interpolations
+
+    for path, value in fixed.items():
+        check_override_key(path, file=file, key=f"sweep.{path}")
+        refuse_interpolations(value, key=f"sweep.{path}", file=file)
 
 
 def _marker_or_value(value: Any, path: str, file: str) -> dict[str, Any]:

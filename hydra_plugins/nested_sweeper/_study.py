@@ -9,6 +9,8 @@ trials at once (reason ``interrupted``) and other workers' only once their heart
 
 from __future__ import annotations
 
+import errno
+import functools
 import math
 import os
 import random
@@ -16,9 +18,10 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import SweepError
@@ -47,6 +50,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}
+        db = sqlite_path(url)
+        if db is not None:  # an explicit sqlite:///new/dir/sweep.db: SQLite makes no dirs
+            make_dir(db.parent, "the study database's directory")
     for attempt in range(CREATE_TRIES):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
@@ -62,12 +68,108 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
             if attempt + 1 < CREATE_TRIES and any(m in str(err) for m in _CREATE_RACE):
                 time.sleep(random.uniform(0.2, 0.6))
                 continue
-            raise SweepError(f"cannot open the study storage: {type(err).__name__}: {err}".splitlines()[0],
-                             key="hydra.sweeper.storage",
-                             fix="check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)") from None
+            raise storage_error(err, url, opening=True) from None
     if url.startswith("sqlite"):
         _sqlite_wal(storage)
     return storage
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL (None for other URLs and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def make_dir(path: Path, what: str) -> None:
+    """``mkdir -p`` whose failure is one line naming the path and the cause."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SweepError(f"cannot create {what} {path}: {err.strerror or err}",
+                         key="hydra.sweeper.storage", fix=_fix_for(err.errno)) from None
+
+
+def _fix_for(code: int | None) -> str:
+    if code == errno.ENOSPC:
+        return "free space on that disk, then rerun the same command to resume"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "run the sweep where you may write (train_dir=PATH or hydra.sweeper.storage=URL)"
+    return "check the path, then rerun the same command to resume"
+
+
+def storage_error(err: BaseException, url: str, *, opening: bool = False) -> SweepError:
+    """One line for a storage failure: which database, and the cause at the bottom of the
+    chain (Optuna wraps SQLAlchemy, which wraps sqlite3 or psycopg)."""
+    from ._run import hide_password
+
+    cause = _root_cause(err)
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    db = sqlite_path(url)
+    where = str(db) if db is not None else hide_password(url)
+    code = _errno_of(text, db)
+    if code == errno.ENOSPC:
+        text = "the disk is full (database or disk is full)"
+    elif code == errno.EROFS:
+        text = f"{db.parent if db else where} is read-only ({text})"
+    verb = "cannot open" if opening else "cannot write to"
+    fix = _fix_for(code) if code else "check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)"
+    return SweepError(f"{verb} the study database {where}: {text}",
+                      key="hydra.sweeper.storage", fix=fix)
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    seen = {id(err)}
+    while True:
+        nxt = err.__cause__ or err.__context__ or getattr(err, "orig", None)
+        if nxt is None or id(nxt) in seen:
+            return err
+        seen.add(id(nxt))
+        err = nxt
+
+
+def _errno_of(text: str, db: Path | None) -> int | None:
+    """ENOSPC, EROFS (the database or its directory cannot be written) or None."""
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space left" in lowered:
+        return errno.ENOSPC
+    unwritable = db is not None and not (os.access(db.parent, os.W_OK)
+                                         and (not db.exists() or os.access(db, os.W_OK)))
+    if "readonly" in lowered or "read-only" in lowered or (unwritable and "unable to open" in lowered):
+        return errno.EROFS
+    return None
+
+
+def storage_call(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A Study method whose storage failures (a full disk, a vanished server) become one-line
+    SweepErrors instead of SQLAlchemy tracebacks; Optuna's own signals pass through."""
+    @functools.wraps(method)
+    def wrapper(self: Study, *args: Any, **kwargs: Any) -> Any:
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        try:
+            return method(self, *args, **kwargs)
+        except (SweepError, UpdateFinishedTrialError):
+            raise
+        except Exception as err:
+            if not _is_storage_failure(err):
+                raise
+            raise storage_error(err, self.url) from None
+    return wrapper
+
+
+def _is_storage_failure(err: BaseException) -> bool:
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(err, (StorageInternalError, SQLAlchemyError, OSError))
 
 
 def _sqlite_wal(storage: Any) -> None:
@@ -97,6 +199,7 @@ class NewTrial:
 class Study:
     """One sweep's study: create or resume, ask, tell, list records."""
 
+    @storage_call
     def __init__(self, storage_url: str, name: str, *, goal: str, spec: Mapping[str, Any],
                  space: Mapping[str, Any]) -> None:
         import optuna
@@ -129,6 +232,7 @@ class Study:
 
     # ------------------------------------------------------------------ reading
 
+    @storage_call
     def records(self) -> list[TrialRecord]:
         """Every trial but the surplus ones another worker's race created (see ``claim``)."""
         records = []
@@ -154,12 +258,14 @@ class Study:
                            value=value, cost=trial.user_attrs.get("cost"),
                            attrs=dict(trial.user_attrs))
 
+    @storage_call
     def next_round(self) -> int:
         rounds = [t.user_attrs.get("round", -1) for t in self.study.get_trials(deepcopy=False)]
         return max(rounds, default=-1) + 1
 
     # ------------------------------------------------------------------ writing
 
+    @storage_call
     def fail_interrupted(self) -> list[int]:
         """Fail RUNNING trials of dead processes on this host now, others once stale."""
         import optuna
@@ -187,6 +293,7 @@ class Study:
         except UpdateFinishedTrialError:  # another worker got there first
             return False
 
+    @storage_call
     def create(self, params: Mapping[str, Any], *, round: int, attrs: Mapping[str, Any]) -> NewTrial:
         from optuna.trial import create_trial
 
@@ -202,6 +309,7 @@ class Study:
         self._beat(trial_id)
         return NewTrial(number=number, trial_id=trial_id, params=dict(params), round=round)
 
+    @storage_call
     def claim(self, trials: Sequence[NewTrial], target: int) -> list[NewTrial]:
         """The new trials this worker may run; the rest lost a race with another worker.
 
@@ -248,10 +356,12 @@ class Study:
         self._fail(trial.trial_id, reason, surplus=True)
         self._beating.discard(trial.trial_id)
 
+    @storage_call
     def set_attrs(self, trial: NewTrial, attrs: Mapping[str, Any]) -> None:
         for key, value in attrs.items():
             self.storage.set_trial_user_attr(trial.trial_id, key, value)
 
+    @storage_call
     def finish(self, trial: NewTrial, state: TrialState, value: float | None,
                attrs: Mapping[str, Any]) -> bool:
         """Record a run's outcome; False when the trial was already finished elsewhere."""
