@@ -496,3 +496,20 @@ def test_a_gpu_request_refused_by_the_cluster_stops_the_sweep_and_resumes(
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert states(trials(url, name)).get("COMPLETE") == 1
+
+
+@pytest.mark.slow
+def test_sbatch_workers_with_a_count_stop_at_it(slurm: Path, tmp_path: Path) -> None:
+    """W&B agents' --count on SLURM: 2 workers × `--count 2` run 4 of the 6 planned runs."""
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    name = f"cnt{uuid.uuid4().hex[:6]}"
+    env = cluster_env(slurm, NESTED_SWEEPER_STORAGE=url, SWEEP_RUN=name)
+    logs, train_dir = tmp_path / "logs", tmp_path / "train_dir"
+    job = submit_workers(env, logs, "--count", "2", "protein_working", "rollout_count=6",
+                         f"train_dir={train_dir}", TINY)
+    wait_jobs(env, job)
+    ts = trials(url, name)
+    assert states(ts).get("COMPLETE") == 4, states(ts)
+    assert not [t for t in ts if t.state.name == "RUNNING"]
+    for task in (1, 2):
+        assert "max_runs=2" in (logs / f"slurm-sweep-{job}_{task}.out").read_text()
