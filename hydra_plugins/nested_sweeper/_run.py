@@ -238,7 +238,8 @@ def _child_main(fn: Callable[[], Any], fd: int) -> None:
         try:
             result: tuple[str, Any] = ("ok", fn())
         except BaseException as err:  # reported to the parent, which fails the run with it
-            traceback.print_exc()  # the run's stderr keeps where it failed
+            if isinstance(err, Exception):  # the run's stderr keeps where it failed
+                traceback.print_exc()
             result = ("raised", _portable_error(err))
         payload = _dumps(result)
         with os.fdopen(fd, "wb") as pipe:

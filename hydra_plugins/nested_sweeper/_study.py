@@ -357,6 +357,10 @@ class Study:
         self._beating.discard(trial.trial_id)
 
     @storage_call
+    def set_study_attr(self, key: str, value: Any) -> None:
+        self.study.set_user_attr(key, value)
+
+    @storage_call
     def set_attrs(self, trial: NewTrial, attrs: Mapping[str, Any]) -> None:
         for key, value in attrs.items():
             self.storage.set_trial_user_attr(trial.trial_id, key, value)

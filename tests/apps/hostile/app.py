@@ -2,7 +2,8 @@
 
 `fail`: never | exit (sys.exit(4)) | interrupt (raises KeyboardInterrupt) | swallow (sleeps
 `hang_s` inside `except Exception: pass`, then returns 0.0) | a return value: huge (10**400),
-float32, float32_map ({"reward": np.float32}), tensor (0-d), decimal, fraction, int64.
+float32, float32_map ({"reward": np.float32}), tensor (0-d), decimal, fraction, int64;
+`odd`: job i < 7 returns the i-th of those values (whatever `fail_job`).
 Every other job returns {"reward": -(x - 0.3)^2}.
 """
 
@@ -16,6 +17,8 @@ import time
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+
+ODD = ("huge", "float32", "float32_map", "tensor", "decimal", "fraction", "int64")
 
 
 def odd_value(mode: str) -> object:
@@ -57,7 +60,10 @@ def misbehave(mode: str, hang_s: float) -> object:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> object:
     time.sleep(cfg.sleep)
-    if cfg.fail != "never" and HydraConfig.get().job.num == cfg.fail_job:
+    num = HydraConfig.get().job.num
+    if cfg.fail == "odd":
+        return odd_value(ODD[num]) if num < len(ODD) else {"reward": -((cfg.x - 0.3) ** 2)}
+    if cfg.fail != "never" and num == cfg.fail_job:
         return misbehave(cfg.fail, cfg.hang_s)
     return {"reward": -((cfg.x - 0.3) ** 2)}
 
