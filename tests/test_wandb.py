@@ -25,8 +25,58 @@ def make_cfg(*overrides: str) -> DictConfig:
 
 
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every record of the run's `.wandb` transaction log, as wandb itself decodes them."""
+    """Every record of the run's `.wandb` transaction log, as wandb itself decodes them: its
+    `wandb leet inspect` command, or on releases before it (the dependency floor) its Python
+    datastore reader, given the same shape."""
     (path,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    try:
+        from wandb.sdk.internal import datastore
+    except ImportError:
+        return _inspect(path)
+    return _scan(datastore, path)
+
+
+def _scan(datastore: Any, path: Path) -> list[dict[str, Any]]:
+    import wandb
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    wandb.teardown()  # these releases' service writes the log out when it shuts down
+    store = datastore.DataStore()
+    store.open_for_scan(str(path))
+    records = []
+    while (data := store.scan_data()) is not None:
+        record = pb.Record()
+        record.ParseFromString(data)
+        kind = record.WhichOneof("record_type")
+        msg = getattr(record, kind) if kind else None
+        if kind == "run":
+            body = {"display_name": msg.display_name, "run_group": msg.run_group,
+                    "project": msg.project, "tags": list(msg.tags),
+                    "config": {"update": _items(msg.config.update)}}
+        elif kind == "history":
+            body = {"item": _items(msg.item)}
+        elif kind == "summary":
+            body = {"update": _items(msg.update)}
+        elif kind == "exit":
+            body = {"exit_code": msg.exit_code}
+        else:
+            continue
+        records.append({"type": kind, kind: body})
+    return records
+
+
+def _items(items: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        keys = list(item.nested_key) or [item.key]
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = json.loads(item.value_json)
+    return out
+
+
+def _inspect(path: Path) -> list[dict[str, Any]]:
     out = subprocess.run(
         [str(WANDB), "leet", "inspect", "--json", str(path)],
         capture_output=True,

@@ -30,7 +30,7 @@ from ._errors import SweepError
 from ._overrides import split_arguments, to_overrides
 from ._run import RunOutcome, TrialRunner, error_reason, hide_password, read_metric
 from ._spec import SweepSpec, _parameter, find_sweep_file, load_spec, parse_spec
-from ._study import INTERRUPTED, PENDING, NewTrial, Study, count, fail_reasons
+from ._study import INTERRUPTED, PENDING, NewTrial, Study, count, fail_reasons, make_dir
 from ._types import TrialRecord, TrialState
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class NestedSweeperImpl:
         assert self.config is not None and self.runner is not None
         spec, fixed_cli = self.load(arguments)
         sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        make_dir(sweep_dir, "the sweep directory")
         storage = self.conf.get("storage") or f"sqlite:///{sweep_dir / 'sweep.db'}"
         name = self.conf.get("study_name") or str(OmegaConf.select(self.config, "run", default="sweep"))
         method_name = self.conf.get("method") or spec.method
@@ -129,19 +129,20 @@ class NestedSweeperImpl:
         study = Study(storage, name, goal=spec.goal,
                       spec={**spec.to_dict(), "method": method_name, "seed": seed},
                       space=spec.space)
-        study.study.set_user_attr("sweep_dir", str(sweep_dir))
+        study.set_study_attr("sweep_dir", str(sweep_dir))
         # As Hydra's basic sweeper does: the composed config of the whole multirun.
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         loop = SweepLoop(self, spec, study, method_name, seed, fixed_cli, storage, name)
-        study.study.set_user_attr(ENDED, None)  # a worker is on it again
+        study.set_study_attr(ENDED, None)  # a worker is on it again
         try:
             try:
                 loop.run()
             except SweepError as err:  # e.g. max_failure_rate: every worker would stop too
-                study.study.set_user_attr(ENDED, f"stopped: {err.message}")
+                with contextlib.suppress(SweepError):  # a full disk: keep the first error
+                    study.set_study_attr(ENDED, f"stopped: {err.message}")
                 raise
             if loop.ended:
-                study.study.set_user_attr(ENDED, loop.ended)
+                study.set_study_attr(ENDED, loop.ended)
             write_results(sweep_dir / "optimization_results.yaml", study.records(), spec)
         finally:
             study.close()
@@ -225,8 +226,6 @@ class SweepLoop:
     def suggest(self, records: list[TrialRecord], n: int) -> list[dict[str, Any]]:
         if not self.spec.parameters:
             return [{} for _ in range(n)]
-        if self.method.exhausted(records):
-            return []
         return [self.spec.active_params(s) for s in self.method.suggest(records, n)]
 
     def run_round(self, records: list[TrialRecord], n: int) -> bool:
@@ -237,6 +236,11 @@ class SweepLoop:
         before it (same history and seed give every worker the same batch), so two workers
         starting together run different points instead of both taking the centre.
         """
+        if self.spec.parameters:  # a finite space (grid): claim no more slots than it has left
+            left = self.method.capacity([r for r in records if not r.attrs.get(PENDING)])
+            if left == 0:
+                return False
+            n = n if left is None else min(n, left)
         round_ = self.round_of(records)
         slots = [self.study.create({}, round=round_, attrs={PENDING: True}) for _ in range(n)]
         slots = self.study.claim(slots, self.target)

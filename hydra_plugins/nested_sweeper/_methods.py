@@ -231,6 +231,10 @@ class SearchMethod(ABC):
         """True when no new suggestion is possible (only finite methods such as Grid)."""
         return False
 
+    def capacity(self, history: Sequence[TrialRecord]) -> int | None:
+        """How many new suggestions are left; None when there is no end (all but Grid)."""
+        return None
+
     def reseed(self, seed: int) -> None:
         """Use another seed from now on (e.g. a second sweep worker)."""
         self.seed = int(seed)
@@ -352,6 +356,9 @@ class Grid(SearchMethod):
 
     def exhausted(self, history: Sequence[TrialRecord]) -> bool:
         return not self.suggest(history, 1)
+
+    def capacity(self, history: Sequence[TrialRecord]) -> int | None:
+        return len(self.suggest(history, self.size))
 
 
 # --------------------------------------------------------------------------- random

@@ -170,7 +170,7 @@ def load_spec(
     file = file or str(path)
     raw = read_sweep_file(path, file=file)
     if raw is None or raw == {}:  # OmegaConf reads an empty file as {}
-        raise SweepError("the sweep file is empty", file=file,
+        raise SweepError("the sweep file is empty", file=file, key="sweep",
                          fix="start from conf/sweep/empty.yaml or conf/sweep/my_sweep.yaml")
     composed = (overrides or {}).get("sweep")
     if isinstance(composed, Mapping) and "sweep" in composed:
@@ -359,7 +359,7 @@ def _not_a_sweep_file(path: Path, known: list[str]) -> SweepError:
 def parse_spec(raw: Any, *, file: str) -> SweepSpec:
     """Build a ``SweepSpec`` from a sweep file's content (paths are checked by ``load_spec``)."""
     if raw is None:
-        raise SweepError("the sweep file is empty", file=file,
+        raise SweepError("the sweep file is empty", file=file, key="sweep",
                          fix="start from conf/sweep/empty.yaml or conf/sweep/my_sweep.yaml")
     if not isinstance(raw, Mapping):
         raise SweepError(f"a sweep file must be a mapping, not {type(raw).__name__}",
