@@ -8,7 +8,7 @@ TORCH_CONSTRAINTS ?= constraints/cpu.txt
 # The dependency floors of pyproject.toml, installed with pip's default editable mode.
 LOWEST ?= .venv-lowest
 
-.PHONY: install demo test test-quick test-lowest lint clean
+.PHONY: install demo test test-quick test-lowest lowest-env lint clean
 
 install: $(STAMP)
 
@@ -35,13 +35,18 @@ test-quick: lint
 
 # Every direct dependency at its floor (devops/lowest_deps.py): a foreign Hydra app finds the
 # plugin from another directory, then the quick tests pass on those versions.
-test-lowest:
-	rm -rf $(LOWEST) && python3 -m venv $(LOWEST)
-	python3 devops/lowest_deps.py dev > $(LOWEST)/floors.txt
-	$(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/floors.txt -c $(TORCH_CONSTRAINTS) -e '.[dev]'
+test-lowest: $(LOWEST)/.installed
 	bash devops/foreign_app.sh $(LOWEST)/bin/python
 	PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(LOWEST)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider; \
 		rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+lowest-env: $(LOWEST)/.installed
+
+$(LOWEST)/.installed: pyproject.toml $(TORCH_CONSTRAINTS)
+	rm -rf $(LOWEST) && python3 -m venv $(LOWEST)
+	python3 devops/lowest_deps.py dev > $(LOWEST)/floors.txt
+	$(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/floors.txt -c $(TORCH_CONSTRAINTS) -e '.[dev]'
+	touch $@
 
 clean:
 	rm -rf train_dir outputs multirun
