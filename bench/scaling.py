@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -46,23 +45,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import describe  # bench/machine.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "tests" / "apps" / "scale" / "app.py"
 SWEEP_SLURM = ROOT / "devops" / "sweep.slurm"
 PY = sys.executable
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cpu}, {os.cpu_count()} cores, load average {load}"
 
 
 def env_for(out: Path, **extra: str) -> dict[str, str]:
@@ -259,7 +249,7 @@ def main() -> None:
     if "ray" in paths and not Path(opts.ray_python).exists():
         raise SystemExit(f"ray needs {opts.ray_python}: run `make ray-env`")
 
-    start = machine()
+    start = describe()
     print(f"machine: {start}", flush=True)
     t0 = time.monotonic()
     rows = []

@@ -41,13 +41,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import describe  # bench/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -234,17 +235,6 @@ def overhead_row(method: str, runs: int, figures: dict) -> dict[str, Any]:
             "loop_s": round(figures["loop"], 1)}
 
 
-def machine() -> str:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, load average {load}, Python {platform.python_version()}"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -279,9 +269,9 @@ def main() -> None:
         child(opts)
         return
 
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     storage = opts.storage or "SQLite file"
-    out: dict[str, Any] = {"machine": machine(), "storage": storage}
+    out: dict[str, Any] = {"machine": describe(), "storage": storage}
     if not opts.no_overhead:
         rows = []
         for runs in opts.runs:
@@ -321,7 +311,7 @@ def main() -> None:
         out["parallel"] = rows
         print(f"\nparallel efficiency (joblib, {rounds} rounds × {samples} runs of {opts.sleep:g} s)")
         print(table(rows))
-    print(f"\n{machine()}")
+    print(f"\n{describe()}")
     if opts.json:
         Path(opts.json).write_text(json.dumps(out, indent=2))
 

@@ -20,13 +20,13 @@ machine read them together.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import describe  # bench/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,21 +107,9 @@ def end_to_end(cfg: Any) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     import torch
 
-    return (
-        f"{cpu}; {os.cpu_count()} logical cores; load average {load}; "
-        f"torch {torch.__version__}; python {platform.python_version()}"
-    )
+    return f"{describe()}, torch {torch.__version__}"
 
 
 def main() -> None:
