@@ -1,8 +1,11 @@
 """Bad input, fuzzed: generated sweep files are accepted or refused with the one error type.
 
 Hypothesis writes sweep files of random keys, types, nesting and numbers, W&B fields and CARBS
-markers (and, now and then, text that is not valid YAML at all) and hands each to `load_spec`
-with the composed training config, as `nested-sweep validate` does. Each must come back as a
+markers (and, now and then, text that is not valid YAML at all), then mutates their shape as a
+hostile user would: a scalar or list where a mapping belongs (nested `parameters: 0.05`),
+shared nodes (YAML aliases), billion-laughs alias chains, nesting deeper than any sweep,
+unicode keys, 20,000-character strings, integers beyond the float range, interpolations. It
+hands each to `load_spec` with the composed training config, as `nested-sweep validate` does. Each must come back as a
 `SweepSpec`, or as a `SweepError` whose key path tells the user where to look; a file-level
 problem (malformed YAML, not a mapping) may name only the file. Anything else is a bug.
 """
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -29,14 +33,17 @@ from hydra_plugins.nested_sweeper._spec import (
     SETTINGS,
     WANDB_ONLY,
     SweepSpec,
+    check_yaml_limits,
     config_paths,
     load_spec,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = 1200
+EXAMPLES = 2000
 # Refusals that concern the whole file, so no key can be named.
-FILE_LEVEL = ("malformed YAML", "cannot read the file", "a sweep file must be a mapping")
+FILE_LEVEL = ("malformed YAML", "cannot read the file", "a sweep file must be a mapping",
+              "the file is", "the file expands", "nested more than", "a value of",
+              "an alias refers")
 
 CONFIG = compose_config(str(ROOT / "conf"), "train", [])
 PATHS = sorted(config_paths(CONFIG))
@@ -207,6 +214,55 @@ def sweep_sections(draw: st.DrawFn) -> Any:
     return section
 
 
+# ---------------------------------------------------------------------------- hostile shapes
+
+deep = {"a": {}}
+_node = deep["a"]
+for _ in range(60):  # deeper than any sweep file needs
+    _node["a"] = {}
+    _node = _node["a"]
+hostile_values = st.one_of(
+    scalars, value_lists,
+    st.text(max_size=12),  # unicode, control characters, empty
+    st.just("x" * 20_000),
+    st.integers(min_value=10**300, max_value=10**400),
+    st.sampled_from(["${oc.env:HOME}", "${oc.env:WANDB_API_KEY}", "${ss:log, 1e-4, 1e-2}", "${x}"]),
+    st.recursive(st.none() | words, lambda inner: st.lists(inner, max_size=3)
+                 | st.dictionaries(words, inner, max_size=3), max_leaves=30),
+    st.just(deep),
+)
+hostile_keys = st.one_of(st.text(min_size=1, max_size=8), st.integers(-3, 3), st.booleans(),
+                         st.sampled_from(["größe", "a b", "a=b", "x,y", "~x", "+x", "a@b", "${x}"]))
+LAUGHS = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10))
+LAUGHS = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + LAUGHS
+
+
+@st.composite
+def mutate(draw: st.DrawFn, root: dict[str, Any]) -> dict[str, Any]:
+    """One hostile change at a random place of the tree: a value replaced by an odd shape,
+    a key renamed, or a node shared with another place (dumped as a YAML alias)."""
+    node: Any = root
+    while isinstance(node, dict) and node and draw(st.integers(0, 3)) != 0:
+        key = draw(st.sampled_from(sorted(node, key=str)))
+        if not isinstance(node[key], dict) or not node[key]:
+            break
+        node = node[key]
+    if not isinstance(node, dict):
+        return root
+    keys = sorted(node, key=str)
+    key = draw(st.sampled_from(keys)) if keys else "parameters"
+    action = draw(st.sampled_from(["value", "value", "rename", "share", "parameters"]))
+    if action == "rename" and key in node:
+        node[draw(hostile_keys)] = node.pop(key)
+    elif action == "share" and key in node:
+        node[f"{key}_copy"] = node[key]  # one object at two places: `&id001` and `*id001`
+    elif action == "parameters":
+        node[key] = {"parameters": draw(hostile_values)}
+    else:
+        node[key] = draw(hostile_values)
+    return root
+
+
 @st.composite
 def sweep_files(draw: st.DrawFn) -> str:
     """The text of a sweep file: usually YAML of a generated tree, sometimes broken text."""
@@ -218,19 +274,32 @@ def sweep_files(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 9)) == 3:  # misplaced root keys: W&B files, CARBS trees, typos
         stray = st.sampled_from([*SETTINGS, *WANDB_ONLY, "trainer", "env", "defaults", "sweeps"])
         root[draw(stray)] = draw(st.one_of(scalars, parameter_trees()))
+    if draw(st.integers(0, 2)) == 0:
+        root = draw(mutate(root))
     shape = draw(st.integers(0, 29))
     if shape == 1:  # not a mapping at all
         body = yaml.safe_dump(draw(st.one_of(scalars, value_lists)))
     else:
-        body = yaml.safe_dump(root, sort_keys=False, allow_unicode=True)
+        body = dump(root)
     if shape == 2:  # broken YAML: a cut, a tab indent or a stray quote somewhere
         cut = draw(st.integers(0, len(body)))
         junk = draw(st.sampled_from(["\t", "'", '"', ": :", "{", "]", "\n  -", "%", "&a *b", "!!x"]))
         body = body[:cut] + junk + body[cut:]
     if shape == 3:
         body = draw(st.text(max_size=80))
+    if shape == 4:  # a billion laughs (497 bytes once hung `validate`), beside a real sweep
+        body = LAUGHS + body
+    if shape == 5:  # thousands of brackets: the YAML composer's recursion
+        body = "sweep: " + "[" * 3000 + "]" * 3000 + "\n"
     header = "# @package _global_\n" if draw(st.booleans()) else ""
     return header + body
+
+
+def dump(root: Any) -> str:
+    try:
+        return yaml.safe_dump(root, sort_keys=False, allow_unicode=True)
+    except yaml.representer.RepresenterError:
+        return yaml.safe_dump(str(root))
 
 
 # ---------------------------------------------------------------------------- the property
@@ -253,6 +322,7 @@ def check_outcome(path: Path, overrides: dict[str, Any] | None = None) -> str:
     assert spec.method in METHODS and spec.goal in ("maximize", "minimize")
     for name, param in spec.parameters.items():
         assert name in PATHS, name
+        assert OverridesParser.create().parse_override(f"{name}=0").key_or_group == name
         sample = param.distribution.sample(np.random.default_rng(0))
         assert not (isinstance(sample, float) and math.isnan(sample)), (name, sample)
     return "accepted"
@@ -261,6 +331,7 @@ def check_outcome(path: Path, overrides: dict[str, Any] | None = None) -> str:
 def sweeper_overrides(path: Path) -> dict[str, Any] | None:
     """What the sweeper passes as `overrides`: the file's own keys, as Hydra composed them."""
     try:
+        check_yaml_limits(path)  # Hydra itself would expand a billion laughs: never composed
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     except Exception:  # Hydra could not compose such a file; the sweeper never sees it
         return None
@@ -274,6 +345,13 @@ CRASHERS = [
     # OverflowError in Categorical._check_probabilities: math.fsum overflows
     "sweep:\n  parameters:\n    trainer.optimizer:\n"
     "      {values: [adam, sgd], probabilities: [1.0e+308, 1.0e+308]}\n",
+    # AttributeError in _flatten_params: a nested `parameters:` holding a scalar (issue 13)
+    "# @package _global_\nsweep:\n  parameters:\n    trainer:\n      parameters: 0.05\n",
+    "sweep:\n  parameters:\n    trainer:\n      parameters: [1, 2]\n",
+    # hung validate for 300 s: alias expansion (issue 13)
+    LAUGHS + "sweep: {parameters: {trainer.learning_rate: {values: [1, 2]}}}\n",
+    # an interpolated categorical value, resolved into every run's config.yaml (issue 13)
+    "sweep:\n  parameters:\n    trainer.optimizer: {values: ['${oc.env:HOME}']}\n",
 ]
 
 
@@ -290,6 +368,10 @@ OUTCOMES: dict[str, int] = {"accepted": 0, "refused": 0}
                                  HealthCheck.function_scoped_fixture])
 @given(text=sweep_files())
 @example(text=CRASHERS[0])
+@example(text=CRASHERS[1])
+@example(text=CRASHERS[2])
+@example(text=CRASHERS[3])
+@example(text=CRASHERS[4])
 def test_load_spec_accepts_or_refuses_with_a_key_path(sweep_path: Path, text: str) -> None:
     sweep_path.write_text(text, encoding="utf-8")
     OUTCOMES[check_outcome(sweep_path)] += 1

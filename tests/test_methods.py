@@ -156,10 +156,20 @@ class TestContract:
             record(4, ps[4], TrialState.COMPLETE, -1.0),
         ]
         out = m.suggest(history, 2)
-        assert len(out) == 2 and all(set(p) == set(space) for p in out)
+        again = make_method(method_name, space, goal="maximize", seed=0)
+        again.suggest([], 5)
+        assert again.suggest(history, 2) == out  # NaN and FAIL records do not make it random
+        for p in out:
+            assert set(p) == set(space)
+            assert all(space[k].contains(v) for k, v in p.items()), p
+            # never a point already finished (the NaN one counts as tried, not as a score)
+            assert all(p != r.params for r in history if r.state is not TrialState.FAIL)
 
     def test_zero_requested(self, method_name: str, space: dict[str, Any]) -> None:
-        assert make_method(method_name, space, seed=0).suggest([], 0) == []
+        """Asking for no runs returns none and does not advance the method's stream."""
+        m = make_method(method_name, space, seed=0)
+        assert m.suggest([], 0) == []
+        assert m.suggest([], 3) == make_method(method_name, space, seed=0).suggest([], 3)
 
     def test_reseed_changes_stream(self, method_name: str, space: dict[str, Any]) -> None:
         if method_name == "grid":

@@ -34,7 +34,18 @@ def test_app_start_imports_no_heavy_modules() -> None:
 
 
 def test_searcher_is_exported_lazily() -> None:
-    import hydra_plugins.nested_sweeper as pkg
-
-    assert pkg.Searcher.__name__ == "Searcher"
-    assert callable(pkg.report)
+    """`Searcher` and `report` come from their modules on first use, not at import; an
+    unknown name is an AttributeError (what `hasattr` and `from ... import` rely on)."""
+    code = (
+        "import sys, json\n"
+        "import hydra_plugins.nested_sweeper as pkg\n"
+        "before = [m for m in ('hydra_plugins.nested_sweeper._searcher',"
+        " 'hydra_plugins.nested_sweeper._report') if m in sys.modules]\n"
+        "from hydra_plugins.nested_sweeper._searcher import Searcher\n"
+        "from hydra_plugins.nested_sweeper._report import report\n"
+        "print(json.dumps({'before': before, 'searcher': pkg.Searcher is Searcher,"
+        " 'report': pkg.report is report, 'missing': hasattr(pkg, 'Nope')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found == {"before": [], "searcher": True, "report": True, "missing": False}

@@ -255,8 +255,12 @@ def check_yaml_limits(path: Path) -> None:
     if size > MAX_FILE_BYTES:
         raise SweepError(f"the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a sweep file may have",
                          file=str(path), fix="a sweep file holds settings and parameter ranges, not data")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner is quadratic in bracket nesting
+        raise SweepError(f"nested more than {MAX_DEPTH} levels deep", file=str(path),
+                         fix="parameters are config paths: use dotted keys (trainer.lr)")
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=get_yaml_loader())
+        root = yaml.compose(text, Loader=get_yaml_loader())
     except RecursionError:  # thousands of nested brackets exhaust the composer's stack
         raise SweepError(f"nested more than {MAX_DEPTH} levels deep", file=str(path),
                          fix="parameters are config paths: use dotted keys (trainer.lr)") from None
@@ -264,6 +268,19 @@ def check_yaml_limits(path: Path) -> None:
         return  # reported with its position by the real load below
     if root is not None:
         _check_node(root, file=str(path))
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { brackets (brackets inside quotes counted too: no
+    sweep value holds 40 of them)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _check_node(root: Any, *, file: str) -> None:
