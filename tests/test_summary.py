@@ -163,6 +163,56 @@ def sweep(tmp_path: Path) -> Path:
     return make_sweep(tmp_path / "train_dir")
 
 
+@pytest.fixture(scope="module")
+def real_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A study written by a real sweep: the quadratic app, 3 rounds × 2 runs, every third
+    job raising (so 8 trials: 6 COMPLETE, 2 FAIL). Its sweep directory."""
+    out = tmp_path_factory.mktemp("real")
+    app = REPO / "tests" / "apps" / "quadratic" / "app.py"
+    done = subprocess.run([sys.executable, str(app), "-m", "+sweep=basic", "fail=thirds",
+                           "hydra.sweeper.summary=false"], cwd=out, capture_output=True,
+                          text=True, timeout=180, env={**os.environ, "QUAD_OUT": str(out / "train_dir")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / "train_dir" / "sweep" / "quad"
+
+
+def study_of(sweep_dir: Path) -> optuna.Study:
+    return optuna.load_study(study_name="quad", storage=f"sqlite:///{sweep_dir / 'sweep.db'}")
+
+
+def test_real_sweep_report_matches_its_study(real_sweep: Path) -> None:
+    """Everything the report says, checked against the study Optuna reads back."""
+    trials = study_of(real_sweep).trials
+    report = load_report("quad", train_dir=str(real_sweep.parent.parent))
+    assert [t.number for t in report.trials] == [t.number for t in trials]
+    assert report.counts["COMPLETE"] == 6 and report.counts["FAIL"] == 2
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    best = max(complete, key=lambda t: t.value)
+    assert report.best is not None and report.best.number == best.number
+    rounds = {}
+    for t in trials:
+        rounds.setdefault(t.user_attrs["round"], []).append(t.number)
+    assert {r: [t.number for t in ts] for r, ts in report.rounds.items()} == rounds
+    failed = [t for t in report.trials if t.state is TrialState.FAIL]
+    assert [t.number for t in failed] == [2, 5]
+
+
+def test_real_sweep_json_csv_and_table_agree(real_sweep: Path) -> None:
+    trials = study_of(real_sweep).trials
+    best = max((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    data = to_json(load_report(str(real_sweep)))
+    assert data["best"]["run_name"] == f"quad.r.{best.number}"
+    assert data["best"]["value"] == best.value and data["best"]["params"] == best.params
+    config = Path(data["best"]["config"])
+    assert config.is_file() and f"x: {best.params['x']}" in config.read_text()
+    assert data["trials"][2]["fail_reason"] == "ValueError: boom in job 2"
+    rows = list(csv.DictReader(io.StringIO(to_csv(load_report(str(real_sweep))))))
+    assert [r["state"] for r in rows] == [t.state.name for t in trials]
+    assert [float(r["value"]) for r in rows if r["value"]] == [t.value for t in trials if t.value is not None]
+    text = render_table(load_report(str(real_sweep)), width=200)
+    assert f"Best run: quad.r.{best.number}" in text and "ValueError: boom in job 5" in text
+
+
 def test_report_groups_rounds_and_picks_best(sweep: Path) -> None:
     report = load_report("demo", train_dir=str(sweep.parents[1]))
     assert report.name == "demo" and report.goal == "maximize" and report.metric == "reward"
@@ -336,10 +386,6 @@ def test_report_without_spec_or_trials(tmp_path: Path) -> None:
     assert to_csv(report).strip() == "number,round,run_name,state,value,fail_reason,run_dir"
 
 
-@pytest.mark.skipif(
-    not (REPO / "hydra_plugins" / "nested_sweeper" / "_cli.py").exists(),
-    reason="_cli.py not written yet",
-)
 def summarize_script(*args: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     """The JSON that devops/summarize_sweep.sh prints for ``args``."""
     done = subprocess.run(["bash", str(REPO / "devops" / "summarize_sweep.sh"), *args],
@@ -349,11 +395,11 @@ def summarize_script(*args: str, cwd: Path, env: dict[str, str]) -> dict[str, An
     return json.loads(done.stdout)
 
 
-def test_devops_script_prints_json(sweep: Path) -> None:
+def test_devops_script_prints_json(real_sweep: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
-    out = summarize_script("demo", "--format", "json", "--train-dir", str(sweep.parents[1]),
+    out = summarize_script("quad", "--format", "json", "--train-dir", str(real_sweep.parents[1]),
                            cwd=REPO, env=env)
-    assert out["best"]["run_name"] == "demo.r.2"
+    assert out["best"]["run_name"] == f"quad.r.{study_of(real_sweep).best_trial.number}"
 
 
 def test_devops_script_works_from_another_directory(sweep: Path) -> None:
