@@ -112,5 +112,8 @@ def check_sweep_args(config_dir: str | Path, argv: list[str]) -> None:
     for arg in argv:
         key, sep, name = arg.lstrip("+~").partition("=")
         if sep and key == "sweep" and name and not arg.startswith("~"):
-            path = find_sweep_file(name, [config_dir]).resolve()
+            try:
+                path = find_sweep_file(name, [config_dir]).resolve()
+            except SweepError:  # maybe on another search path: Hydra looks there
+                continue
             read_sweep_file(path, file=str(path))

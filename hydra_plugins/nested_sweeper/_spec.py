@@ -582,7 +582,8 @@ def _override_key_ok(path: str) -> bool:
         parsed = OverridesParser.create().parse_override(f"{path}=0")
     except Exception:  # OverrideParseException and the lexer's errors
         return False
-    return parsed.key_or_group == path and parsed.package is None
+    # `+x` / `++x` (append, force) come from Hydra's own command line: `-m +x=1,2`.
+    return parsed.key_or_group == path.removeprefix("+").removeprefix("+") and parsed.package is None
 
 
 def check_fixed(fixed: Mapping[str, Any], *, file: str) -> None:
