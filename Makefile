@@ -35,7 +35,7 @@ lint: $(STAMP)
 # Everything, the 1,000-run sweep included (~1.5 min of ~7); `make test-quick` skips the
 # `slow` tests.
 test: lint
-	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+	$(PY) -m pytest -q --durations=30; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 test-quick: lint
 	$(PY) -m pytest -q -m "not slow"; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
