@@ -11,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+# A wide terminal for every CLI the tests start: pytest-xdist's temporary paths
+# (.../popen-gw0/...) are long enough to wrap table cells the tests read.
+os.environ["COLUMNS"] = "250"
 
 
 @pytest.fixture
@@ -75,3 +78,9 @@ def cli(monkeypatch: pytest.MonkeyPatch):
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first: pytest-xdist hands tests out in this order, so the long ones
+    start while the many short ones fill the other worker, instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -361,6 +361,8 @@ def sweep_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 OUTCOMES: dict[str, int] = {"accepted": 0, "refused": 0}
+# The outcome check reads OUTCOMES: both tests run in one process, also under pytest-xdist.
+pytestmark = pytest.mark.xdist_group("fuzz")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,

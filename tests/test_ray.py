@@ -21,7 +21,8 @@ import optuna
 import pytest
 
 # 20-40 s each, most of it Ray's start: `make test` runs them, `make test-quick` does not.
-pytestmark = pytest.mark.slow
+# One xdist worker runs the cluster tests (Ray, SLURM) one after another: each wants both CPUs.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"

@@ -27,6 +27,10 @@ import optuna
 import pytest
 import yaml
 
+# One xdist worker runs the cluster tests (SLURM, Ray) one after another: the one-node
+# cluster has the machine's 2 CPUs, and jobs of two tests at once would queue past timeouts.
+pytestmark = pytest.mark.xdist_group("cluster")
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(__file__).parent / "apps" / "scale" / "app.py"
 SWEEP_SLURM = ROOT / "devops" / "sweep.slurm"

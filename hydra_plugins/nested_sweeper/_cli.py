@@ -185,7 +185,9 @@ def print_spec(spec: Any, out: TextIO) -> None:
 
     console = Console(file=out, width=120, highlight=False)
     rounds = f"{plural(spec.rollout_count, 'round')} × {plural(spec.num_samples, 'run')}"
-    console.print(f"{spec.file}: valid — method {spec.method}, {spec.goal} '{spec.metric}', {rounds}")
+    # soft_wrap: the verdict line names the file and stays one copyable line, however long.
+    console.print(f"{spec.file}: valid — method {spec.method}, {spec.goal} '{spec.metric}', {rounds}",
+                  soft_wrap=True)
     table = Table(title="search space", title_justify="left")
     for column in ("path", "distribution", "range", "centre", "scale", "when"):
         table.add_column(column)

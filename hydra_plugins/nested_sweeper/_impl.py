@@ -10,6 +10,7 @@ reason ``interrupted`` and replaced, and exactly ``rollout_count × num_samples`
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import sys
@@ -231,33 +232,49 @@ class SweepLoop:
     def run_round(self, records: list[TrialRecord], n: int) -> bool:
         """Claim ``n`` slots, then choose their points, then launch; False once exhausted.
 
-        Claim before suggest: placeholders fix this worker's place among workers racing on
-        one study; its points are then the ones after the points of the placeholders created
-        before it (same history and seed give every worker the same batch), so two workers
-        starting together run different points instead of both taking the centre.
+        Claim before suggest: placeholders fix each slot's place among all the slots of
+        workers racing on one study, and a slot takes the batch's point at its place (same
+        history and seed give every worker the same batch), so two workers starting together
+        run different points instead of both taking the centre.
         """
         if self.spec.parameters:  # a finite space (grid): claim no more slots than it has left
             left = self.method.capacity([r for r in records if not r.attrs.get(PENDING)])
             if left == 0:
                 return False
             n = n if left is None else min(n, left)
-        round_ = self.round_of(records)
-        slots = [self.study.create({}, round=round_, attrs={PENDING: True}) for _ in range(n)]
-        slots = self.study.claim(slots, self.target)
+        slots = self._claim_slots(self.round_of(records), n)
         if not slots:
             return True
         records = self.study.records()
-        ahead = sum(1 for r in records if r.attrs.get(PENDING) and r.state is TrialState.RUNNING
-                    and r.number < slots[0].number)
+        # A slot's place among all pending placeholders picks its point in the batch; the
+        # slots of racing workers interleave, so each slot counts its own place.
+        pending = sorted(r.number for r in records
+                         if r.attrs.get(PENDING) and r.state is TrialState.RUNNING)
+        places = [bisect.bisect_left(pending, slot.number) for slot in slots]
         history = [r for r in records if not r.attrs.get(PENDING)]
-        suggestions = self.suggest(history, ahead + len(slots))[ahead:]
-        for slot in slots[len(suggestions):]:  # the space ran out: give the slots back
+        batch = self.suggest(history, places[-1] + 1)
+        kept = [(slot, batch[place]) for slot, place in zip(slots, places) if place < len(batch)]
+        for slot in slots[len(kept):]:  # the space ran out: give the slots back
             self.study.discard(slot, "not needed: the search space is exhausted")
-        trials = self.study.fill(slots[:len(suggestions)], suggestions)
+        trials = self.study.fill([slot for slot, _ in kept], [point for _, point in kept])
         self.launched += len(trials)
         for group in _contiguous(trials):
             self.launch(group)
-        return bool(suggestions)
+        return bool(kept)
+
+    def _claim_slots(self, round_: int, n: int) -> list[NewTrial]:
+        """Up to ``n`` placeholders this worker won, made one at a time.
+
+        A claim is lost only when other workers' runs already fill the target, so stopping
+        at the first loss costs a worker one placeholder (never a run) when the target fills.
+        """
+        slots: list[NewTrial] = []
+        for _ in range(n):
+            slot = self.study.create({}, round=round_, attrs={PENDING: True})
+            if not self.study.claim([slot], self.target):
+                break
+            slots.append(slot)
+        return slots
 
     def round_of(self, records: list[TrialRecord]) -> int:
         """The round a new batch belongs to: the planned slot it fills, 0-based.

@@ -2,7 +2,7 @@
 
 reward = -(x - 0.3)^2 - (y + 1)^2 + bonus[opt], highest at x=0.3, y=-1, opt=b.
 `fail`: never | raise | nanvalue | string | none | nokey | thirds (every third trial fails) | all
-`sleep`: seconds to sleep (kill and timeout tests).
+`sleep`: seconds to sleep (kill and timeout tests). `extra`: a metric reported beside reward.
 `steps`: > 0 reports a learning curve (objective · i/steps) through the early-termination API,
 stopping when told; cost is the number of steps run.
 """
@@ -29,7 +29,8 @@ def main(cfg: DictConfig) -> object:
     time.sleep(cfg.sleep)
     mode = cfg.fail
     if mode == "raise" or mode == "all" or (mode == "thirds" and num % 3 == 2):
-        raise ValueError(f"boom in job {num}")
+        # "[mode]": brackets that a summary must print as text, not as rich markup
+        raise ValueError(f"boom in job {num} [{mode}]")
     if mode == "nanvalue":
         return {"reward": math.nan}
     if mode == "string":
@@ -40,7 +41,7 @@ def main(cfg: DictConfig) -> object:
         return {"score": 1.0}
     if cfg.steps > 0:
         return learning_curve(cfg)
-    return {"reward": objective(cfg), "cost": 1.0 + cfg.x, "extra": 7.0}
+    return {"reward": objective(cfg), "cost": 1.0 + cfg.x, "extra": cfg.extra}
 
 
 def learning_curve(cfg: DictConfig) -> dict[str, float]:
