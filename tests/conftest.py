@@ -84,3 +84,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `slow` tests first: pytest-xdist hands tests out in this order, so the long ones
     start while the many short ones fill the other worker, instead of ending the run alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+

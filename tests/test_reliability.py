@@ -23,6 +23,10 @@ from pathlib import Path
 import optuna
 import pytest
 
+# A child that a test will Ctrl-C gets SIGINT as a shell leaves it: a library in the test
+# process may have set it to SIG_IGN, which children inherit (and a sweep then ignores).
+DEFAULT_SIGINT = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "tests" / "apps" / "hostile" / "app.py"
 
@@ -121,7 +125,8 @@ def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path: Path, timeout: str) ->
     args = command("+sweep=random", "sleep=1.0", f"hydra.sweeper.run_timeout={timeout}")
     # Its own session, signalled as a group: what a terminal's Ctrl-C does.
     proc = subprocess.Popen(args, cwd=tmp_path, env=environ(tmp_path), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=DEFAULT_SIGINT)
     runs = tmp_path / "sweep" / "hostile" / "runs"
     deadline = time.monotonic() + 120
     while not (runs / "hostile.r.1").is_dir():

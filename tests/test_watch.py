@@ -11,6 +11,7 @@ import json
 import os
 import pty
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -19,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# A child that a test will Ctrl-C gets SIGINT as a shell leaves it: a library in the test
+# process may have set it to SIG_IGN, which children inherit (and a sweep then ignores).
+DEFAULT_SIGINT = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli"]
@@ -131,7 +136,8 @@ def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
                [{"state": "COMPLETE", "value": 0.5, "round": 0}], SPEC)
     primary, secondary = pty.openpty()
     proc = subprocess.Popen([*CLI, "monitor", "half", "--train-dir", str(tmp_path),
-                             "--interval", "0.2"], stdout=secondary, stderr=secondary, env=ENV)
+                             "--interval", "0.2"], stdout=secondary, stderr=secondary, env=ENV,
+                            preexec_fn=DEFAULT_SIGINT)
     os.close(secondary)
     seen = b""
     deadline = time.monotonic() + 60
@@ -139,13 +145,21 @@ def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
         seen += os.read(primary, 65536)
     assert b"1 of 3 runs done (1 complete)" in seen, seen
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    # Keep reading, as a terminal does: a full pty would block the monitor's last writes.
     rest = b""
-    try:
-        while chunk := os.read(primary, 65536):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if select.select([primary], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal closes with the process
+                break
+            if not chunk:
+                break
             rest += chunk
-    except OSError:  # the terminal closes with the process
-        pass
+        elif proc.poll() is not None:
+            break
+    assert proc.wait(timeout=5) == 0
     text = rest.decode(errors="replace")
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert "stopped watching half: 1 of 3 runs done (1 complete)" in text, text
