@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # CPU torch for this machine and CI; a GPU user sets TORCH_CONSTRAINTS= (see README).
-# pip --no-compile: Python compiles each module on its first import instead of pip compiling
+# pip: Python compiles each module on its first import instead of pip compiling
 # every file installed (torch alone has thousands) up front.
 TORCH_CONSTRAINTS ?= constraints/cpu.txt
 
@@ -27,7 +27,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
-	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q --no-compile -e '.[dev]'
+	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 # Rerunning resumes the same study (train_dir/sweep/demo): `make clean` starts over.
@@ -65,7 +65,7 @@ lowest-env: $(LOWEST)/.installed
 $(LOWEST)/.installed: pyproject.toml $(TORCH_CONSTRAINTS)
 	rm -rf $(LOWEST) && python3 -m venv $(LOWEST)
 	python3 devops/lowest_deps.py dev > $(LOWEST)/floors.txt
-	$(LOWEST)/bin/python -m pip install -q --no-compile -c $(LOWEST)/floors.txt -c $(TORCH_CONSTRAINTS) -e '.[dev]'
+	$(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/floors.txt -c $(TORCH_CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 clean:
@@ -82,5 +82,5 @@ ray-env: $(RAY_STAMP)
 
 $(RAY_STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
 	test -x $(RAY_VENV)/bin/python || python3 -m venv $(RAY_VENV)
-	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(RAY_VENV)/bin/python -m pip install -q --no-compile -e . 'hydra-ray-launcher==1.2.2'
+	PIP_CONSTRAINT=$(TORCH_CONSTRAINTS) $(RAY_VENV)/bin/python -m pip install -q -e . 'hydra-ray-launcher==1.2.2'
 	touch $(RAY_STAMP)
