@@ -46,11 +46,17 @@ PYTEST := $(PY) -m pytest -q -n $(XDIST) --dist loadgroup
 
 # Everything, the 1,000-run sweep and the cluster tests included; `make test-quick` skips
 # the `slow` tests.
+# The `serial` tests (Ctrl-C timing) run after, alone: under the parallel load a Ctrl-C that
+# lands at an unlucky moment has been seen to go unnoticed (an open bug, see the README).
 test: lint
-	$(PYTEST) --durations=30; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+	$(PYTEST) -m "not serial" --durations=30; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; \
+	$(PY) -m pytest -q -m serial; rc2=$$?; if [ $$rc2 -eq 5 ]; then rc2=0; fi; \
+	if [ $$rc -eq 0 ]; then rc=$$rc2; fi; exit $$rc
 
 test-quick: lint
-	$(PYTEST) -m "not slow"; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+	$(PYTEST) -m "not slow and not serial"; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; \
+	$(PY) -m pytest -q -m "serial and not slow"; rc2=$$?; if [ $$rc2 -eq 5 ]; then rc2=0; fi; \
+	if [ $$rc -eq 0 ]; then rc=$$rc2; fi; exit $$rc
 
 # Every direct dependency at its floor (devops/lowest_deps.py): a foreign Hydra app finds the
 # plugin from another directory, then the quick tests pass on those versions.

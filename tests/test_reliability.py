@@ -120,6 +120,7 @@ def test_exit_or_interrupt_from_a_run_fails_that_run_only(tmp_path: Path, fail: 
     assert_intact(db_path(tmp_path))
 
 
+@pytest.mark.serial  # see the Makefile: run alone, after the parallel tests
 @pytest.mark.parametrize("timeout", ["null", "60"])
 def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path: Path, timeout: str) -> None:
     args = command("+sweep=random", "sleep=1.0", f"hydra.sweeper.run_timeout={timeout}")

@@ -130,6 +130,7 @@ SPEC = {"rollout_count": 3, "num_samples": 1, "metric": "reward", "goal": "maxim
         "method": "random", "parameters": {"trainer.gamma": {"min": 0.8, "max": 0.999}}}
 
 
+@pytest.mark.serial  # see the Makefile: run alone, after the parallel tests
 def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
     """On a terminal (rich Live), an unfinished sweep: Ctrl-C ends it, exit 0, no traceback."""
     make_study(tmp_path / "sweep" / "half" / "sweep.db", "half",
