@@ -219,19 +219,20 @@ def test_a_sweep_writes_multirun_and_optimization_results(tmp_path: Path) -> Non
                                      bytes(range(128, 256)), b""])
 def test_bad_sweep_files_give_one_line_and_exit_2_on_every_entry_point(
         tmp_path: Path, content: bytes) -> None:
-    group = ROOT / "conf" / "sweep" / "zz_test_bad.yaml"
+    name = f"zz_test_bad_{os.getpid()}"  # one file per xdist worker
+    group = ROOT / "conf" / "sweep" / f"{name}.yaml"
     group.write_bytes(content)
     try:
-        for cmd in ([sys.executable, "train.py", "-m", "+sweep=zz_test_bad", f"train_dir={tmp_path}"],
-                    ["bash", "devops/sweep.sh", "run=zz", "++sweep_params=sweep/zz_test_bad",
+        for cmd in ([sys.executable, "train.py", "-m", f"+sweep={name}", f"train_dir={tmp_path}"],
+                    ["bash", "devops/sweep.sh", "run=zz", f"++sweep_params=sweep/{name}",
                      f"train_dir={tmp_path}"],
                     [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "validate",
-                     "zz_test_bad"]):
+                     name]):
             proc = run(cmd)
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
             assert proc.returncode == 2, (cmd, proc.stderr[-2000:])
             assert len(lines) == 1 and lines[0].startswith("error: "), (cmd, proc.stderr)
-            assert "zz_test_bad.yaml" in lines[0]
+            assert f"{name}.yaml" in lines[0]
     finally:
         group.unlink()
 
