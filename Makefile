@@ -3,8 +3,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # CPU torch for this machine and CI; a GPU user sets TORCH_CONSTRAINTS= (see README).
-# pip: Python compiles each module on its first import instead of pip compiling
-# every file installed (torch alone has thousands) up front.
 TORCH_CONSTRAINTS ?= constraints/cpu.txt
 
 # The dependency floors of pyproject.toml, installed with pip's default editable mode.
@@ -38,9 +36,9 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Tests run on XDIST workers (pytest-xdist; one per core here). Most tests wait on the
-# processes they start, so 2 workers halve the wall time on 2 cores; the SLURM and Ray tests
-# share one worker (xdist_group "cluster"). XDIST=0 runs them in this process.
+# Tests run on XDIST workers (pytest-xdist; one per core here): on 2 cores, 2 workers took
+# the suite from ~20 to ~14 minutes (3 were slower); the SLURM and Ray tests share one
+# worker (xdist_group "cluster"). XDIST=0 runs them in this process.
 XDIST ?= 2
 PYTEST := $(PY) -m pytest -q -n $(XDIST) --dist loadgroup
 
