@@ -22,10 +22,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-# A child that a test will Ctrl-C gets SIGINT as a shell leaves it: a library in the test
-# process may have set it to SIG_IGN, which children inherit (and a sweep then ignores).
-DEFAULT_SIGINT = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+from ctrl_c import shell_sigint, signal_state
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "tests" / "apps" / "hostile" / "app.py"
@@ -120,22 +117,22 @@ def test_exit_or_interrupt_from_a_run_fails_that_run_only(tmp_path: Path, fail: 
     assert_intact(db_path(tmp_path))
 
 
-@pytest.mark.serial  # see the Makefile: run alone, after the parallel tests
 @pytest.mark.parametrize("timeout", ["null", "60"])
 def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path: Path, timeout: str) -> None:
     args = command("+sweep=random", "sleep=1.0", f"hydra.sweeper.run_timeout={timeout}")
     # Its own session, signalled as a group: what a terminal's Ctrl-C does.
     proc = subprocess.Popen(args, cwd=tmp_path, env=environ(tmp_path), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=DEFAULT_SIGINT)
+                            preexec_fn=shell_sigint)
     runs = tmp_path / "sweep" / "hostile" / "runs"
     deadline = time.monotonic() + 120
     while not (runs / "hostile.r.1").is_dir():
         assert proc.poll() is None and time.monotonic() < deadline, "no second run started"
         time.sleep(0.05)
+    before = signal_state(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode not in (0, None), err[-3000:]
+    assert proc.returncode not in (0, None), f"{err[-3000:]}\nsweep: {before}\ntest: {signal_state('self')}"
     assert "stopped by Ctrl-C" in one_line_error(err)
     assert_intact(db_path(tmp_path))
     again = sweep(tmp_path, "+sweep=random", f"hydra.sweeper.run_timeout={timeout}")

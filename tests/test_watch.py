@@ -20,10 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-# A child that a test will Ctrl-C gets SIGINT as a shell leaves it: a library in the test
-# process may have set it to SIG_IGN, which children inherit (and a sweep then ignores).
-DEFAULT_SIGINT = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+from ctrl_c import shell_sigint, signal_state
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli"]
@@ -130,7 +127,6 @@ SPEC = {"rollout_count": 3, "num_samples": 1, "metric": "reward", "goal": "maxim
         "method": "random", "parameters": {"trainer.gamma": {"min": 0.8, "max": 0.999}}}
 
 
-@pytest.mark.serial  # see the Makefile: run alone, after the parallel tests
 def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
     """On a terminal (rich Live), an unfinished sweep: Ctrl-C ends it, exit 0, no traceback."""
     make_study(tmp_path / "sweep" / "half" / "sweep.db", "half",
@@ -138,13 +134,14 @@ def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
     primary, secondary = pty.openpty()
     proc = subprocess.Popen([*CLI, "monitor", "half", "--train-dir", str(tmp_path),
                              "--interval", "0.2"], stdout=secondary, stderr=secondary, env=ENV,
-                            preexec_fn=DEFAULT_SIGINT)
+                            preexec_fn=shell_sigint)
     os.close(secondary)
     seen = b""
     deadline = time.monotonic() + 60
     while b"best so far" not in seen and time.monotonic() < deadline:
         seen += os.read(primary, 65536)
     assert b"1 of 3 runs done (1 complete)" in seen, seen
+    before = signal_state(proc.pid)
     proc.send_signal(signal.SIGINT)
     # Keep reading, as a terminal does: a full pty would block the monitor's last writes.
     rest = b""
@@ -160,7 +157,7 @@ def test_ctrl_c_stops_watching_with_one_line(tmp_path: Path) -> None:
             rest += chunk
         elif proc.poll() is not None:
             break
-    assert proc.wait(timeout=5) == 0
+    assert proc.wait(timeout=5) == 0, f"monitor: {before}\ntest: {signal_state('self')}"
     text = rest.decode(errors="replace")
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert "stopped watching half: 1 of 3 runs done (1 complete)" in text, text
