@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Tests run on XDIST workers (pytest-xdist; one per core here): on 2 cores, 2 workers took
-# the suite from ~20 to ~14 minutes (3 were slower); the SLURM and Ray tests share one
+# the suite from ~20 to ~15 minutes (3 were slower); the SLURM and Ray tests share one
 # worker (xdist_group "cluster"). XDIST=0 runs them in this process.
 XDIST ?= 2
 PYTEST := $(PY) -m pytest -q -n $(XDIST) --dist loadgroup
