@@ -229,7 +229,7 @@ def ours_space(problem: Problem) -> dict[str, dict[str, Any]]:
 
 class Ours(Adapter):
     def __init__(self, problem: Problem, seed: int, method: str, **settings: Any) -> None:
-        from hydra_plugins.nested_sweeper import Searcher
+        from nested_sweeper import Searcher
 
         self.s = Searcher(
             ours_space(problem), goal="minimize", method=method, seed=seed, **settings

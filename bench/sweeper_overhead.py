@@ -127,7 +127,7 @@ def time_basic_sweeper(timers: dict[str, float]) -> None:
 
 def install_timers(timers: dict[str, float]) -> None:
     """Time the sweep loop, the method's suggest and the launcher from inside the sweeper."""
-    from hydra_plugins.nested_sweeper import _impl
+    from nested_sweeper.engine import loop as _impl
 
     def timed(owner: Any, name: str, key: str) -> None:
         original = getattr(owner, name)

@@ -21,4 +21,4 @@ python="$(repo_python "$ROOT")"
 
 # The repo first on the import path: a python3 without the editable install still finds it.
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" -m hydra_plugins.nested_sweeper._cli summary "$@"
+exec "$python" -m nested_sweeper.cli summary "$@"

@@ -68,7 +68,7 @@ def root() -> Path:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch):
     """Run `nested-sweep ARGS` in-process from the repo root: (exit code, stdout, stderr)."""
-    from hydra_plugins.nested_sweeper._cli import main
+    from nested_sweeper.cli import main
 
     monkeypatch.chdir(ROOT)
 

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from hydra_plugins.nested_sweeper import _carbs
-from hydra_plugins.nested_sweeper._carbs import (
+from nested_sweeper.errors import SweepError
+from nested_sweeper.spec import carbs as _carbs
+from nested_sweeper.spec.carbs import (
     KINDS,
     CarbsMarker,
     find_markers,
@@ -22,7 +23,6 @@ from hydra_plugins.nested_sweeper._carbs import (
     parse_marker,
     register_resolver,
 )
-from hydra_plugins.nested_sweeper._errors import SweepError
 
 
 def _logit(p: float) -> float:
@@ -83,7 +83,7 @@ def test_marker_to_parameter(
 def test_parameter_parses_as_its_distribution(
     text: str, kind: str, dist: str, bounds: tuple[float, float], centre: float
 ) -> None:
-    from hydra_plugins.nested_sweeper._distributions import parse_distribution
+    from nested_sweeper.space.distributions import parse_distribution
 
     param = parse_marker(text).to_param()
     with warnings.catch_warnings():
@@ -97,7 +97,7 @@ def test_parameter_parses_as_its_distribution(
 
 
 def test_constants_agree_with_distributions() -> None:
-    from hydra_plugins.nested_sweeper import _distributions
+    from nested_sweeper.space import distributions as _distributions
 
     assert _carbs.LOGIT_EPS == _distributions.LOGIT_EPS
     assert _carbs.DEFAULT_SCALE == _distributions.DEFAULT_SCALE

@@ -32,7 +32,7 @@ CATALOGUE = {
 
 
 def spec_of(name: str):
-    from hydra_plugins.nested_sweeper._spec import load_spec
+    from nested_sweeper.spec.spec import load_spec
 
     return load_spec(ROOT / "conf" / "sweep" / f"{name}.yaml")
 
@@ -97,7 +97,7 @@ def test_catalogue_file_runs_through_the_wrapper(
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert f"sweep 'smoke_{name}' finished" in proc.stdout
     summary = subprocess.run(
-        [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "summary", f"smoke_{name}",
+        [sys.executable, "-m", "nested_sweeper.cli", "summary", f"smoke_{name}",
          "--train-dir", str(train_dir), "--format", "json"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     data = json.loads(summary.stdout)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from scipy import stats
 
-from hydra_plugins.nested_sweeper._distributions import (
+from nested_sweeper.errors import SweepError, SweepWarning
+from nested_sweeper.space.distributions import (
     DISTRIBUTION_NAMES,
     LOGIT_EPS,
     TAIL,
@@ -43,7 +44,6 @@ from hydra_plugins.nested_sweeper._distributions import (
     WandbLogNormal,
     parse_distribution,
 )
-from hydra_plugins.nested_sweeper._errors import SweepError, SweepWarning
 
 N_DRAWS = 3000
 P_MIN = 0.001
@@ -191,7 +191,7 @@ def test_parse_table(cfg: dict[str, Any], cls: type, expected: dict[str, Any]) -
 
 
 def test_module_docstring_example() -> None:
-    import hydra_plugins.nested_sweeper._distributions as module
+    import nested_sweeper.space.distributions as module
 
     result = doctest.testmod(module)
     assert result.attempted >= 3 and result.failed == 0

@@ -226,7 +226,7 @@ def test_bad_sweep_files_give_one_line_and_exit_2_on_every_entry_point(
         for cmd in ([sys.executable, "train.py", "-m", f"+sweep={name}", f"train_dir={tmp_path}"],
                     ["bash", "devops/sweep.sh", "run=zz", f"++sweep_params=sweep/{name}",
                      f"train_dir={tmp_path}"],
-                    [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "validate",
+                    [sys.executable, "-m", "nested_sweeper.cli", "validate",
                      name]):
             proc = run(cmd)
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -415,7 +415,7 @@ def test_watch_ends_when_a_sweep_stops_early(tmp_path: Path) -> None:
     proc = run([sys.executable, str(QUAD), "-m", "+sweep=grid", "rollout_count=50",
                 "hydra.sweeper.summary=false"], cwd=tmp_path, QUAD_OUT=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    watch = run([sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "summary", "quad",
+    watch = run([sys.executable, "-m", "nested_sweeper.cli", "summary", "quad",
                  "--watch", "--train-dir", str(tmp_path)], timeout=60)
     assert watch.returncode == 0, watch.stderr
     assert "sweep quad exhausted" in watch.stdout

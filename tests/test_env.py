@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hydra_plugins.nested_sweeper._errors import SweepError
+from nested_sweeper.errors import SweepError
 from train.env import NUM_CHANNELS, AltarGridEnv, GameConfig
 
 STAY, UP, DOWN, LEFT, RIGHT = range(5)

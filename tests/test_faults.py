@@ -127,7 +127,7 @@ def test_sigkill_loop_ends_with_exactly_the_planned_runs(tmp_path: Path) -> None
 
 
 def _open_study(url: str, name: str, barrier: Any, queue: Any) -> None:
-    from hydra_plugins.nested_sweeper._study import Study
+    from nested_sweeper.engine.study import Study
 
     barrier.wait()
     try:

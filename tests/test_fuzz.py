@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from hydra_plugins.nested_sweeper._cli import compose_config
-from hydra_plugins.nested_sweeper._distributions import DISTRIBUTION_NAMES, KNOWN_KEYS
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._spec import (
+from nested_sweeper.cli import compose_config
+from nested_sweeper.errors import SweepError
+from nested_sweeper.space.distributions import DISTRIBUTION_NAMES, KNOWN_KEYS
+from nested_sweeper.spec.spec import (
     METHODS,
     SETTINGS,
     WANDB_ONLY,

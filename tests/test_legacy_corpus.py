@@ -62,7 +62,7 @@ def close(got: Any, want: Any) -> bool:
 
 @pytest.mark.parametrize("name", FAITHFUL)
 def test_file_migrates_with_its_meaning_kept(cli: Any, name: str, tmp_path: Path) -> None:
-    from hydra_plugins.nested_sweeper._spec import load_spec
+    from nested_sweeper.spec.spec import load_spec
 
     want = {**DEFAULTS, **EXPECTED[name]}
     with warnings.catch_warnings():

@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hydra_plugins.nested_sweeper._distributions import parse_distribution
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._methods import (
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.search.methods import (
     METHODS,
     Grid,
     SearchMethod,
     make_method,
     params_key,
 )
-from hydra_plugins.nested_sweeper._types import TrialRecord, TrialState
+from nested_sweeper.space.distributions import parse_distribution
 
 # A mixed space every method can search (grid through grid_points / finite ints).
 MIXED = {
@@ -232,7 +232,7 @@ def test_grid_retries_a_failure_once() -> None:
 def test_interrupted_runs_are_neither_failures_nor_taken() -> None:
     """A run whose worker died says nothing about its point: the grid offers it again however
     often it was interrupted, and the models do not score it as a crash."""
-    from hydra_plugins.nested_sweeper._methods import imputed_scores
+    from nested_sweeper.search.methods import imputed_scores
 
     dead = {"fail_reason": "interrupted"}
     g = Grid(make_space({"a": {"values": [1, 2]}}))
@@ -335,7 +335,7 @@ def test_bayes_is_quiet(caplog: pytest.LogCaptureFixture, space: dict[str, Any])
 @pytest.mark.parametrize("name", ALL)
 def test_conditional_space_never_repeats_a_run(name: str) -> None:
     """Suggestions that differ only in an inactive parameter are one run: never two of it."""
-    from hydra_plugins.nested_sweeper._spec import parse_spec
+    from nested_sweeper.spec.spec import parse_spec
 
     spec = parse_spec({"sweep": {"method": name, "metric": "reward", "parameters": {
         "trainer.use_lstm": {"values": [False, True]},

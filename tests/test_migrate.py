@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._migrate import migrate_main, migrate_text
+from nested_sweeper.errors import SweepError
+from nested_sweeper.migrate.migrate import migrate_main, migrate_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = ROOT / "tests" / "data" / "legacy"
@@ -33,7 +33,7 @@ def migrate_fixture(name: str) -> tuple[Any, dict[str, Any], str]:
 
 
 def distributions(loaded: dict[str, Any]) -> dict[str, Any]:
-    from hydra_plugins.nested_sweeper._distributions import parse_distribution
+    from nested_sweeper.space.distributions import parse_distribution
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a migrated file is clean: no warnings either
@@ -182,7 +182,7 @@ def test_root_overrides_merge_into_the_sweep_block() -> None:
 def test_migrated_files_validate_against_the_config(
     name: str, composed: dict, tmp_path: Path
 ) -> None:
-    from hydra_plugins.nested_sweeper._spec import load_spec
+    from nested_sweeper.spec.spec import load_spec
 
     result, _, _ = migrate_fixture(name)
     path = tmp_path / f"{name}.yaml"
@@ -374,7 +374,7 @@ def test_unreadable_paths_are_one_clear_error_naming_the_file(cli, tmp_path: Pat
 
 
 def test_wandb_file_without_run_cap_lists_the_default_rollout_count() -> None:
-    from hydra_plugins.nested_sweeper._spec import (
+    from nested_sweeper.spec.spec import (
         DEFAULT_NUM_SAMPLES,
         DEFAULT_ROLLOUT_COUNT,
         parse_spec,
@@ -467,7 +467,7 @@ def test_protein_block_maps_to_method_kwargs_or_is_dropped_with_its_reason() -> 
 
 
 def test_the_mapped_settings_are_ones_our_protein_takes() -> None:
-    from hydra_plugins.nested_sweeper._protein import Protein
+    from nested_sweeper.search.protein import Protein
 
     sp = {"x": parse({"min": 0.0, "max": 1.0, "mean": 0.9})}
     m = Protein(sp, n_init=7, max_cost=1800, seed_with_search_center=False)
@@ -479,8 +479,8 @@ def test_the_mapped_settings_are_ones_our_protein_takes() -> None:
 
 
 def test_max_cost_keeps_suggestions_out_of_the_costly_region() -> None:
-    from hydra_plugins.nested_sweeper._protein import Protein
-    from hydra_plugins.nested_sweeper._types import TrialRecord, TrialState
+    from nested_sweeper.records import TrialRecord, TrialState
+    from nested_sweeper.search.protein import Protein
 
     sp = {"x": parse({"min": 0.0, "max": 1.0})}
     xs = [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]
@@ -494,7 +494,7 @@ def test_max_cost_keeps_suggestions_out_of_the_costly_region() -> None:
 
 
 def parse(block: dict[str, Any]) -> Any:
-    from hydra_plugins.nested_sweeper._distributions import parse_distribution
+    from nested_sweeper.space.distributions import parse_distribution
 
     return parse_distribution(block)
 

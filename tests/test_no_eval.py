@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._migrate import migrate_text
-from hydra_plugins.nested_sweeper._spec import load_spec
+from nested_sweeper.errors import SweepError
+from nested_sweeper.migrate.migrate import migrate_text
+from nested_sweeper.spec.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["hydra_plugins", "train", "train.py", "bench", "devops"]
@@ -139,7 +139,7 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def composed() -> dict:
-    from hydra_plugins.nested_sweeper._cli import compose_config
+    from nested_sweeper.cli import compose_config
 
     return compose_config(str(ROOT / "conf"), "train", [])
 
@@ -169,7 +169,7 @@ def test_markers_resolve_as_numbers_in_a_plain_run() -> None:
     numbers in it is an error, whether OmegaConf's grammar or the marker parser rejects it."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from hydra_plugins.nested_sweeper._carbs import register_resolver
+    from nested_sweeper.spec.carbs import register_resolver
 
     register_resolver()
     cfg = OmegaConf.create({"lr": "${ss:log, 1e-4, 1e-2, 1e-3}", "n": "${ss:int, 1, 10}",

@@ -39,10 +39,10 @@ def test_searcher_is_exported_lazily() -> None:
     code = (
         "import sys, json\n"
         "import hydra_plugins.nested_sweeper as pkg\n"
-        "before = [m for m in ('hydra_plugins.nested_sweeper._searcher',"
-        " 'hydra_plugins.nested_sweeper._report') if m in sys.modules]\n"
-        "from hydra_plugins.nested_sweeper._searcher import Searcher\n"
-        "from hydra_plugins.nested_sweeper._report import report\n"
+        "before = [m for m in ('nested_sweeper.search.searcher',"
+        " 'nested_sweeper.engine.report') if m in sys.modules]\n"
+        "from nested_sweeper.search.searcher import Searcher\n"
+        "from nested_sweeper.engine.report import report\n"
         "print(json.dumps({'before': before, 'searcher': pkg.Searcher is Searcher,"
         " 'report': pkg.report is report, 'missing': hasattr(pkg, 'Nope')}))\n"
     )

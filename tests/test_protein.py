@@ -1,4 +1,4 @@
-"""``protein``: the cost-aware GP method, and its GP math (``_gp.py``)."""
+"""``protein``: the cost-aware GP method, and its GP math (``nested_sweeper/search/gp.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from hydra_plugins.nested_sweeper._distributions import parse_distribution
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._gp import fit_gp, log_ei
-from hydra_plugins.nested_sweeper._protein import Protein, pareto_front, refit_point, warp
-from hydra_plugins.nested_sweeper._types import TrialRecord, TrialState
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.search.gp import fit_gp, log_ei
+from nested_sweeper.search.protein import Protein, pareto_front, refit_point, warp
+from nested_sweeper.space.distributions import parse_distribution
 
 
 def space(spec: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from hydra_plugins.nested_sweeper import Searcher
-from hydra_plugins.nested_sweeper._distributions import parse_distribution
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._types import TrialState
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialState
+from nested_sweeper.space.distributions import parse_distribution
 
 
 def test_lazy_export_keeps_app_start_light() -> None:

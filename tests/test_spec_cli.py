@@ -37,7 +37,7 @@ def test_validate_prints_the_resolved_space(cli) -> None:
 
 
 def test_nested_and_dotted_parameters_flatten_alike(tmp_path: Path) -> None:
-    from hydra_plugins.nested_sweeper._spec import load_spec
+    from nested_sweeper.spec.spec import load_spec
 
     dotted = write(tmp_path, """
         sweep:
@@ -63,7 +63,7 @@ def test_nested_and_dotted_parameters_flatten_alike(tmp_path: Path) -> None:
 
 
 def test_spec_model_fields(tmp_path: Path) -> None:
-    from hydra_plugins.nested_sweeper._spec import load_spec
+    from nested_sweeper.spec.spec import load_spec
 
     spec = load_spec(write(tmp_path, """
         rollout_count: 4
@@ -309,7 +309,7 @@ def test_paths_that_are_not_sweep_files_are_named_plainly(cli, tmp_path: Path) -
 
 def test_cli_subprocess_error_has_no_traceback(tmp_path: Path, root: Path) -> None:
     path = write(tmp_path, "trainer: {learning_rate: 0.1}\n")
-    proc = subprocess.run([sys.executable, "-m", "hydra_plugins.nested_sweeper._cli", "validate", path],
+    proc = subprocess.run([sys.executable, "-m", "nested_sweeper.cli", "validate", path],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -326,7 +326,7 @@ def test_unknown_sweep_name_suggests(cli) -> None:
 def test_carbs_marker_in_the_config_resolves_to_its_centre_and_becomes_a_parameter(cli) -> None:
     from omegaconf import OmegaConf
 
-    from hydra_plugins.nested_sweeper._cli import compose_config
+    from nested_sweeper.cli import compose_config
 
     override = "trainer.learning_rate=${ss:log, 1e-5, 1e-1}"
     config = compose_config("conf", "train", [override])

@@ -18,8 +18,9 @@ import numpy as np
 import optuna
 import pytest
 
-from hydra_plugins.nested_sweeper._errors import SweepError
-from hydra_plugins.nested_sweeper._summary import (
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialState
+from nested_sweeper.summary.summary import (
     PLOT_FILES,
     SweepReport,
     load_report,
@@ -30,7 +31,6 @@ from hydra_plugins.nested_sweeper._summary import (
     to_json,
     write_plots,
 )
-from hydra_plugins.nested_sweeper._types import TrialState
 
 REPO = Path(__file__).resolve().parents[1]
 QUAD = REPO / "tests" / "apps" / "quadratic" / "app.py"

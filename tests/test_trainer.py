@@ -13,7 +13,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.nested_sweeper._errors import SweepError, SweepWarning
+from nested_sweeper.errors import SweepError, SweepWarning
 from train.env import make_env
 from train.main import CHECKPOINT, resolve_device, train
 from train.ppo import PPO, compute_gae, resolve_sizes
@@ -281,7 +281,7 @@ def test_protein_working_finishes_episodes_under_every_profile(profile: str) -> 
 
 def test_report_hook_stops_the_run_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sweep's stopping rule is a stand-in here: it asks to stop at the second evaluation."""
-    from hydra_plugins.nested_sweeper import _report
+    from nested_sweeper.engine import report as _report
 
     seen: list[tuple[float, int]] = []
 

@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from hydra_plugins.nested_sweeper._errors import SweepError
+from nested_sweeper.errors import SweepError
 from train.main import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ import pytest
 from ctrl_c import shell_sigint, signal_state
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "hydra_plugins.nested_sweeper._cli"]
+CLI = [sys.executable, "-m", "nested_sweeper.cli"]
 # 3 rounds of 1 short run (about 2 s each here): long enough to watch a round finish.
 SWEEP = ["+sweep=quick", "rollout_count=3", "num_samples=1", "+hardware=cpu",
          "trainer.total_timesteps=4096", "trainer.batch_size=1024", "trainer.minibatch_size=512"]

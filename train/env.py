@@ -59,7 +59,7 @@ class GameConfig:
 
     def validate(self) -> None:
         """Raise a ``SweepError`` naming the key when the game cannot be built."""
-        from hydra_plugins.nested_sweeper._errors import SweepError
+        from nested_sweeper.errors import SweepError
 
         if self.width < 1 or self.height < 1:
             raise SweepError(

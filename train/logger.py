@@ -65,7 +65,7 @@ def make_logger(cfg: DictConfig, run_dir: Path) -> Logger:
     wb = cfg.wandb
     mode = str(wb.mode)
     if mode not in WANDB_MODES:
-        from hydra_plugins.nested_sweeper._errors import SweepError
+        from nested_sweeper.errors import SweepError
 
         raise SweepError(
             f"unknown mode {mode!r}", key="wandb.mode", fix=f"use one of {', '.join(WANDB_MODES)}"

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.nested_sweeper._errors import SweepError
+from nested_sweeper.errors import SweepError
 from train.env import make_env
 from train.logger import Logger, make_logger
 from train.ppo import PPO, derive_num_envs
@@ -208,7 +208,7 @@ def _crossed(before: int, after: int, every: int) -> bool:
 
 
 def _evaluate(ppo: PPO, progress: _Progress, logger: Logger, total: int) -> None:
-    from hydra_plugins.nested_sweeper import report
+    from nested_sweeper import report
 
     reward = ppo.evaluate()
     progress.reward, progress.last_eval_step = reward, ppo.global_step

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hydra_plugins.nested_sweeper._errors import SweepError, SweepWarning
+from nested_sweeper.errors import SweepError, SweepWarning
 from train.env import NUM_ACTIONS, AltarGridEnv
 
 EVAL_SEED = 1_000_003

@@ -1,21 +1,22 @@
-"""hydra-nested-sweeper: one nested sweep file becomes a complete hyperparameter search."""
+"""The Hydra plugin of hydra-nested-sweeper: ``hydra/sweeper=nested``.
+
+Hydra's plugin scan imports every module here whose name lacks a leading ``_``, so this
+package holds only the Sweeper class and its config; the library is ``nested_sweeper``.
+``Searcher`` and ``report`` are re-exported so older imports keep working.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from nested_sweeper import __version__
+
 __all__ = ["Searcher", "__version__", "report"]
 
 
 def __getattr__(name: str) -> Any:
-    # Hydra imports this package at every app start: keep numpy/torch/optuna out of that path.
-    if name == "Searcher":
-        from ._searcher import Searcher
+    if name in ("Searcher", "report"):
+        import nested_sweeper
 
-        return Searcher
-    if name == "report":
-        from ._report import report
-
-        return report
+        return getattr(nested_sweeper, name)
     raise AttributeError(name)

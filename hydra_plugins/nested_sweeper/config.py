@@ -11,7 +11,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from ._carbs import register_resolver
+from nested_sweeper.spec.carbs import register_resolver
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The sweeper Hydra discovers: thin, it forwards to ``_impl`` (imported lazily)."""
+"""The sweeper Hydra discovers: thin, it forwards to ``nested_sweeper.engine.loop`` (imported lazily)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .config import NestedSweeperConf  # noqa: F401  (registers hydra/sweeper=ne
 
 class NestedSweeper(Sweeper):
     def __init__(self, **conf: Any) -> None:
-        from ._impl import NestedSweeperImpl
+        from nested_sweeper.engine.loop import NestedSweeperImpl
 
         self._impl = NestedSweeperImpl(**conf)
 
@@ -28,12 +28,17 @@ class NestedSweeper(Sweeper):
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        from ._errors import SweepError
+        from nested_sweeper.errors import SweepError
 
         # SystemExit passes through Hydra's error report (it catches Exception): one line and
         # exit code 2 for bad input (130 for Ctrl-C), as the nested-sweep CLI gives.
         try:
-            return self._impl.sweep(arguments)
+            where = self._impl.sweep(arguments)
+            if where is not None:  # hydra.sweeper.summary: the rounds and the best run
+                from nested_sweeper.summary.summary import print_table
+
+                print_table(*where)
+            return None
         except SweepError as err:  # Hydra prints a traceback for anything else
             _exit(f"error: {err}", 2)
         except OSError as err:  # a full disk or a read-only directory outside the study

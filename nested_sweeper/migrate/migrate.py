@@ -3,7 +3,7 @@
 Four legacy shapes are read, alone or mixed in one file:
 
 * CARBS markers anywhere (``trainer: {learning_rate: ${ss:log, 1e-5, 1e-1}}`` or ``$<ss:...>``):
-  each becomes a parameter at its dotted path (:mod:`._carbs` gives distribution and centre).
+  each becomes a parameter at its dotted path (:mod:`nested_sweeper.spec.carbs` gives distribution and centre).
 * CARBS parameter blocks: a root ``parameters:`` tree nested by group whose leaves hold
   ``space: linear | log | logit | pow2``, ``min``, ``max`` and optional ``is_int``/``search_center``.
 * Root-level overrides (``trainer: {total_timesteps: 2048}``): moved under ``sweep.<group>``.
@@ -49,7 +49,8 @@ from dataclasses import dataclass, field, replace
 from io import StringIO
 from typing import Any, TextIO
 
-from ._carbs import (
+from nested_sweeper.errors import SweepError
+from nested_sweeper.spec.carbs import (
     LOGIT_EPS,
     ChoiceMarker,
     Marker,
@@ -57,12 +58,11 @@ from ._carbs import (
     marker_from_args,
     parse_marker,
 )
-from ._errors import SweepError
-from ._spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
+from nested_sweeper.spec.spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
 
 # Keys a sweep file may hold at its root; everything else moves under `sweep`.
 ROOT_KEYS = ("defaults", "rollout_count", "num_samples", "sweep")
-# Settings of the search itself (as `_spec.SETTINGS`), in the order they are written under `sweep`.
+# Settings of the search itself (as `spec.spec.SETTINGS`), in the order they are written under `sweep`.
 SETTINGS = (
     "name",
     "description",
@@ -207,7 +207,7 @@ def _parse_notes(text: str, file: str) -> list[str]:
 
     from omegaconf import OmegaConf
 
-    from ._spec import parse_spec
+    from nested_sweeper.spec.spec import parse_spec
 
     raw = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
     with warnings.catch_warnings(record=True) as caught:

@@ -31,9 +31,9 @@ the bounds themselves are clamped to ``LOGIT_EPS`` inside; a range strictly insi
 keeps its logit-space middle (``[0.9, 0.999]`` -> 0.9905, as CARBS searches it).
 
 Every parameter gets ``scale: 0.5``, Protein's "auto" width on its [-1, 1] normalized scale
-(a CARBS ``space:`` block's own ``scale`` is kept by ``_migrate``). Logit bounds at 0 or 1
+(a CARBS ``space:`` block's own ``scale`` is kept by ``migrate``). Logit bounds at 0 or 1
 (``${ss:logit, 0.0, 1.0}``) are pulled to ``LOGIT_EPS`` inside, so the parameter written to a
-sweep file is already clean and ``_distributions`` has nothing to clamp or warn about.
+sweep file is already clean and ``space.distributions`` has nothing to clamp or warn about.
 
 The angle-bracket spelling ``$<ss:...>`` is the same marker; it is not an OmegaConf
 interpolation, so :func:`normalize_angle_markers` rewrites it to ``${ss:...}`` before a plain
@@ -52,7 +52,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ._errors import SweepError
+from nested_sweeper.errors import SweepError
 
 KINDS: dict[str, str] = {
     "log": "log_normal",
@@ -63,7 +63,7 @@ KINDS: dict[str, str] = {
 }
 # Categorical markers list their values: ${ss:choice, adam, sgd} (``categorical`` is an alias).
 CHOICE_KINDS = ("choice", "categorical")
-# Same value as ``_distributions.LOGIT_EPS`` (kept here so this module needs no numpy):
+# Same value as ``space.distributions.LOGIT_EPS`` (kept here so this module needs no numpy):
 # logit is infinite at 0 and 1, so bounds there are pulled this far inside.
 LOGIT_EPS = 1e-6
 DEFAULT_SCALE = 0.5

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ._errors import SweepError, SweepWarning
+from nested_sweeper.errors import SweepError, SweepWarning
 
 if TYPE_CHECKING:
     import optuna

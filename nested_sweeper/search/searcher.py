@@ -21,18 +21,18 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import SweepError
-from ._methods import make_method, params_key
-from ._types import TrialRecord, TrialState
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.search.methods import make_method, params_key
 
 if TYPE_CHECKING:
-    from ._distributions import Distribution
-    from ._methods import SearchMethod
+    from nested_sweeper.search.methods import SearchMethod
+    from nested_sweeper.space.distributions import Distribution
 
 
 def build_space(space: Mapping[str, Any]) -> dict[str, Distribution]:
     """Distributions from their sweep-file form (dicts) or as given (``Distribution`` s)."""
-    from ._distributions import Distribution, parse_distribution
+    from nested_sweeper.space.distributions import Distribution, parse_distribution
 
     out: dict[str, Distribution] = {}
     for key, spec in space.items():

@@ -58,7 +58,7 @@ def _current_trial() -> Any:
     if _trial is None and _context is not None:
         import optuna
 
-        from ._study import make_storage
+        from nested_sweeper.engine.study import make_storage
 
         assert _context is not None
         study = optuna.load_study(study_name=_context["study"],

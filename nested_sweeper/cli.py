@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._errors import SweepError, SweepWarning
+from nested_sweeper.errors import SweepError, SweepWarning
+from nested_sweeper.spec.spec import split_sweep_keys
+from nested_sweeper.text import plural
 
 # Composed-config keys that belong to the sweep itself, not to the runs.
-SWEEP_KEYS = ("hydra", "sweep", "rollout_count", "num_samples")
 
 
 def display_path(path: str | Path) -> str:
@@ -42,15 +43,6 @@ def compose_config(config_dir: str, config_name: str, overrides: list[str]) -> d
     return split_sweep_keys(compose_plain(config_dir, config_name, overrides))[0]
 
 
-def split_sweep_keys(plain: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the config the runs see, the sweep's own keys as Hydra composed them)."""
-    config = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
-    # None is the app config's placeholder (train.yaml), not a value: the file's wins.
-    own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples")
-           if plain.get(k) is not None}
-    return config, own
-
-
 def compose_plain(
     config_dir: str, config_name: str, overrides: list[str], sweep_file: str | None = None
 ) -> dict[str, Any]:
@@ -63,7 +55,7 @@ def compose_plain(
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from . import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
+    from hydra_plugins.nested_sweeper import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
 
     conf_dir = Path(config_dir).resolve()
     check_primary_config(conf_dir, config_name)
@@ -155,7 +147,7 @@ def _searchpath_with(config_dir: str, config_name: str, extra: str) -> str:
 
 
 def validate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._spec import find_sweep_file, load_spec, read_sweep_file
+    from nested_sweeper.spec.spec import find_sweep_file, load_spec, read_sweep_file
 
     path = find_sweep_file(args.sweep, [args.config_dir])
     file = display_path(path)
@@ -168,15 +160,11 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     config, own = split_sweep_keys(plain)
     spec = load_spec(path, config=config, file=file, overrides=own)
     spec.make_method()  # a grid over a continuous parameter is found here, not at launch
-    from ._check import check_space, configured_check, load_check
+    from nested_sweeper.spec.check import check_space, configured_check, load_check
 
     check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))
     print_spec(spec, out)
     return 0
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def print_spec(spec: Any, out: TextIO) -> None:
@@ -207,13 +195,13 @@ def print_spec(spec: Any, out: TextIO) -> None:
 
 
 def migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._migrate import migrate_main
+    from nested_sweeper.migrate.migrate import migrate_main
 
     return migrate_main(args.paths, in_place=args.in_place, out=out, err=err)
 
 
 def summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._summary import summary_main, watch_main
+    from nested_sweeper.summary.summary import summary_main, watch_main
 
     if args.command == "monitor" or args.watch:
         if args.command == "summary" and (args.format != "table" or args.plots):

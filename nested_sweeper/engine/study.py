@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import SweepError
-from ._types import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import optuna
@@ -108,7 +108,7 @@ def _fix_for(code: int | None) -> str:
 def storage_error(err: BaseException, url: str, *, opening: bool = False) -> SweepError:
     """One line for a storage failure: which database, and the cause at the bottom of the
     chain (Optuna wraps SQLAlchemy, which wraps sqlite3 or psycopg)."""
-    from ._run import hide_password
+    from nested_sweeper.engine.run import hide_password
 
     cause = _root_cause(err)
     text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]

@@ -83,7 +83,7 @@ class TrialRunner:
         return RunOutcome(value=value, runtime=runtime, pruned=pruned)
 
     def _task(self, cfg: Any, info: dict[str, Any]) -> tuple[Any, bool]:
-        from . import _report
+        from nested_sweeper.engine import report as _report
 
         _report.activate(info)
         try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._errors import SweepError, SweepWarning
+from nested_sweeper.errors import SweepError, SweepWarning
 
 # Points drawn from the space's prior, plus its centre: enough to tell "never" from "sometimes".
 SAMPLES = 32
@@ -94,7 +94,7 @@ def configured_check(config_dir: str, config_name: str) -> str | None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from . import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
+    from hydra_plugins.nested_sweeper import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
 
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
         cfg = compose(config_name=config_name, return_hydra_config=True)
@@ -107,7 +107,7 @@ def check_sweep_args(config_dir: str | Path, argv: list[str]) -> None:
     Hydra reports a malformed or binary group file with a traceback; an app calls this first
     (train.py does) to get one line naming the file instead. Raises ``SweepError``.
     """
-    from ._spec import find_sweep_file, read_sweep_file
+    from nested_sweeper.spec.spec import find_sweep_file, read_sweep_file
 
     for arg in argv:
         key, sep, name = arg.lstrip("+~").partition("=")

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import SweepError
+from nested_sweeper.errors import SweepError
 
 ROOT_KEYS = ("sweep", "rollout_count", "num_samples", "defaults")
 METHODS = ("grid", "random", "bayes", "protein")
@@ -69,7 +69,7 @@ class Parameter:
     """A searched parameter: its dotted path, distribution and optional condition."""
 
     path: str
-    distribution: Any  # _distributions.Distribution (kept loose: imported lazily)
+    distribution: Any  # space.distributions.Distribution (kept loose: imported lazily)
     # Searched only in runs where every path holds one of the listed values.
     when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
@@ -113,7 +113,7 @@ class SweepSpec:
 
     def make_method(self, name: str | None = None, seed: int | None = None, **kwargs: Any) -> Any:
         """The search method for this spec; its errors name the sweep file."""
-        from ._methods import make_method
+        from nested_sweeper.search.methods import make_method
 
         seed = next(s for s in (seed, self.seed, 0) if s is not None)
         try:
@@ -188,7 +188,7 @@ def load_spec(
     spec = parse_spec(raw, file=file)
     params = dict(spec.parameters)
     if config is not None:
-        from ._carbs import find_markers
+        from nested_sweeper.spec.carbs import find_markers
 
         for cpath, marker in find_markers(config, file=file).items():
             if cpath not in spec.fixed and cpath not in params:
@@ -214,7 +214,7 @@ def read_sweep_file(path: str | Path, *, file: str) -> Any:
 
 
 def _parameter(path: str, block: Mapping[str, Any], file: str, key: str) -> Parameter:
-    from ._distributions import parse_distribution
+    from nested_sweeper.space.distributions import parse_distribution
 
     check_override_key(path, file=file, key=key)
 
@@ -541,7 +541,7 @@ def _flatten_params(node: Mapping[str, Any], prefix: str, file: str) -> Iterator
 
 
 def _parameters(node: Any, file: str) -> dict[str, Parameter]:
-    from ._distributions import parse_distribution
+    from nested_sweeper.space.distributions import parse_distribution
 
     if not isinstance(node, Mapping):
         raise SweepError("must be a mapping of parameter paths", file=file,
@@ -588,7 +588,7 @@ def _override_key_ok(path: str) -> bool:
 
 def check_fixed(fixed: Mapping[str, Any], *, file: str) -> None:
     """Fixed overrides: launchable keys, and values that are data (no interpolations)."""
-    from ._distributions import refuse_interpolations
+    from nested_sweeper.space.distributions import refuse_interpolations
 
     for path, value in fixed.items():
         check_override_key(path, file=file, key=f"sweep.{path}")
@@ -597,7 +597,7 @@ def check_fixed(fixed: Mapping[str, Any], *, file: str) -> None:
 
 def _marker_or_value(value: Any, path: str, file: str) -> dict[str, Any]:
     """A bare value in `parameters:`: a CARBS marker, or W&B shorthand for a constant."""
-    from ._carbs import parse_marker
+    from nested_sweeper.spec.carbs import parse_marker
 
     marker = parse_marker(value, key=f"sweep.parameters.{path}", file=file) if isinstance(value, str) else None
     if marker is not None:
@@ -630,7 +630,7 @@ def _fixed_overrides(sweep: Mapping[str, Any], file: str) -> dict[str, Any]:
 
 def _carbs_markers(fixed: dict[str, Any], params: dict[str, Parameter], file: str) -> None:
     """CARBS markers among the fixed overrides become parameters at their path."""
-    from ._carbs import find_markers
+    from nested_sweeper.spec.carbs import find_markers
 
     try:
         markers = find_markers(fixed, file=file)
@@ -759,3 +759,14 @@ def _check_leaf(path: str, config: Mapping[str, Any], scalar: bool, file: str, k
 def _suggest(word: str, options: Iterable[str], default: str) -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
     return f"did you mean '{close[0]}'?" if close else default
+
+SWEEP_KEYS = ("hydra", "sweep", "rollout_count", "num_samples")  # a composed config's keys that belong to the sweep
+
+
+def split_sweep_keys(plain: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the config the runs see, the sweep's own keys as Hydra composed them)."""
+    config = {k: v for k, v in plain.items() if k not in SWEEP_KEYS}
+    # None is the app config's placeholder (train.yaml), not a value: the file's wins.
+    own = {k: plain[k] for k in ("sweep", "rollout_count", "num_samples")
+           if plain.get(k) is not None}
+    return config, own

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._errors import SweepError
-from ._run import hide_password
-from ._study import SURPLUS
-from ._types import TrialRecord, TrialState
+from nested_sweeper.engine.run import hide_password
+from nested_sweeper.engine.study import SURPLUS
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import optuna
@@ -1316,3 +1316,8 @@ def _follow_lines(load: Callable[[], SweepReport], report: SweepReport, interval
         time.sleep(interval)
         report, problem = _poll(load, report)
         latest[0] = report
+
+
+def print_table(storage: str, name: str) -> None:
+    """The table a finished sweep prints (``hydra.sweeper.summary``)."""
+    print(render_table(load_report(name, storage=storage, study_name=name)))

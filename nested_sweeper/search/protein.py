@@ -12,7 +12,7 @@ How one suggestion is made:
    trials have finished.
 3. Scores (the metric turned "higher is better"; failed runs get the worst score seen) are
    warped (``output_warp``) and standardized, and a GP (Matern 5/2 ARD, MAP hyperparameters,
-   see ``_gp.py``) is fitted. When some runs crashed, a second GP of "finished vs crashed"
+   see ``gp.py``) is fitted. When some runs crashed, a second GP of "finished vs crashed"
    multiplies the acquisition by the probability of finishing, so crash regions are
    avoided sharply rather than through a smoothed-over bad score.
 4. Cost-aware mode (when trials report a ``cost`` that varies, e.g. environment steps or
@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import SweepError
-from ._methods import (
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.search.methods import (
     SearchMethod,
     category_index,
     imputed_scores,
@@ -51,13 +52,12 @@ from ._methods import (
     to_plain,
     unit_point,
 )
-from ._types import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import torch
 
-    from ._distributions import Distribution
-    from ._gp import GP, Hyper
+    from nested_sweeper.search.gp import GP, Hyper
+    from nested_sweeper.space.distributions import Distribution
 
 OUTPUT_WARPS = ("none", "rank", "power")
 
@@ -269,7 +269,7 @@ class Protein(SearchMethod):
     ) -> list[dict[str, Any]]:
         import torch
 
-        from ._gp import log_ei
+        from nested_sweeper.search.gp import log_ei
 
         X = np.array([self.encode_record(r) for r, _ in scored])
         raw = np.array([s for _, s in scored])
@@ -356,7 +356,7 @@ class Protein(SearchMethod):
 
         import torch
 
-        from ._gp import GP, fit_hyper
+        from nested_sweeper.search.gp import GP, fit_hyper
 
         k = refit_point(len(raw), self.REFIT_ALL)
         Xk, rk = X[:k], np.asarray(raw[:k], dtype=float)

@@ -25,14 +25,35 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from ._check import check_space, load_check
-from ._cli import plural, split_sweep_keys
-from ._errors import SweepError
-from ._overrides import split_arguments, to_overrides
-from ._run import RunOutcome, TrialRunner, error_reason, hide_password, read_metric
-from ._spec import SweepSpec, _parameter, find_sweep_file, load_spec, parse_spec
-from ._study import INTERRUPTED, PENDING, NewTrial, Study, count, fail_reasons, make_dir
-from ._types import TrialRecord, TrialState
+from nested_sweeper.engine.overrides import split_arguments, to_overrides
+from nested_sweeper.engine.run import (
+    RunOutcome,
+    TrialRunner,
+    error_reason,
+    hide_password,
+    read_metric,
+)
+from nested_sweeper.engine.study import (
+    INTERRUPTED,
+    PENDING,
+    NewTrial,
+    Study,
+    count,
+    fail_reasons,
+    make_dir,
+)
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.spec.check import check_space, load_check
+from nested_sweeper.spec.spec import (
+    SweepSpec,
+    _parameter,
+    find_sweep_file,
+    load_spec,
+    parse_spec,
+    split_sweep_keys,
+)
+from nested_sweeper.text import plural
 
 log = logging.getLogger(__name__)
 # Seconds a worker waits for runs of other workers before looking again.
@@ -118,7 +139,7 @@ class NestedSweeperImpl:
             spec = replace(spec, parameters=MappingProxyType(params))
         return spec, fixed_cli
 
-    def sweep(self, arguments: list[str]) -> None:
+    def sweep(self, arguments: list[str]) -> tuple[str, str] | None:
         assert self.config is not None and self.runner is not None
         spec, fixed_cli = self.load(arguments)
         sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
@@ -147,8 +168,8 @@ class NestedSweeperImpl:
             write_results(sweep_dir / "optimization_results.yaml", study.records(), spec)
         finally:
             study.close()
-        if self.conf.get("summary", True):
-            print_summary(storage, name)
+        # hydra.sweeper.summary: the plugin prints the study's table (engine < summary).
+        return (storage, name) if self.conf.get("summary", True) else None
 
 
 class SweepLoop:
@@ -444,7 +465,7 @@ def _output_dir(ret: Any) -> str | None:
 def plain_grid(space: Mapping[str, Mapping[str, Any]]) -> SweepSpec:
     """`-m a=1,2 b=x,y` without a sweep file: one round of the whole grid, as Hydra's basic
     sweeper launches it. Runs may return nothing: a run without the metric is COMPLETE."""
-    from ._methods import Grid
+    from nested_sweeper.search.methods import Grid
 
     spec = parse_spec({"sweep": {"method": "grid", "metric": PLAIN_METRIC}}, file="command line")
     params = {path: _parameter(path, block, "command line", path) for path, block in space.items()}
@@ -468,9 +489,3 @@ def best_record(records: Sequence[TrialRecord], goal: str) -> TrialRecord | None
         return None
     pick = max if goal == "maximize" else min
     return pick(scored, key=lambda r: r.value or 0.0)
-
-
-def print_summary(storage: str, name: str) -> None:
-    from ._summary import load_report, render_table
-
-    print(render_table(load_report(name, storage=storage, study_name=name)))

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from ._errors import SweepError
+from nested_sweeper.errors import SweepError
 
 # Values Hydra's grammar reads back unchanged without quotes.
 _PLAIN = re.compile(r"^[A-Za-z_/][\w./\-]*$")

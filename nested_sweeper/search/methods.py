@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ._errors import SweepError
-from ._types import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.errors import SweepError
+from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     import optuna
 
-    from ._distributions import Distribution
+    from nested_sweeper.space.distributions import Distribution
 
 GOALS = ("maximize", "minimize")
 # Random draws before giving up on distinctness (a small finite space may have no new point).
@@ -522,7 +522,7 @@ class _Registry(dict):  # type: ignore[type-arg]
 
     def _load(self) -> None:
         if not super().__contains__("protein"):
-            from ._protein import Protein
+            from nested_sweeper.search.protein import Protein
 
             super().__setitem__("protein", Protein)
 

@@ -1,0 +1,1 @@
+"""CARBS and W&B sweep files rewritten as nested sweep files, comments kept."""

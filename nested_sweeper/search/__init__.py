@@ -1,0 +1,1 @@
+"""Search methods (grid, random, bayes, protein), their Gaussian process, and the Searcher API."""

@@ -1,0 +1,1 @@
+"""A study read back: rounds, best run, tables, JSON/CSV and plots."""
