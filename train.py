@@ -27,8 +27,8 @@ def main(cfg: DictConfig) -> dict[str, float]:
 
 def check_sweep_file() -> None:
     """One line, exit 2, for a sweep file Hydra would answer with a traceback (bad YAML)."""
+    from nested_sweeper.engine.check import check_sweep_args
     from nested_sweeper.errors import SweepError
-    from nested_sweeper.spec.check import check_sweep_args
 
     try:
         check_sweep_args(CONFIG_DIR, sys.argv[1:])

@@ -20,7 +20,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from nested_sweeper.errors import SweepError, SweepWarning
 from nested_sweeper.spec.spec import split_sweep_keys
@@ -55,8 +55,6 @@ def compose_plain(
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from hydra_plugins.nested_sweeper import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
-
     conf_dir = Path(config_dir).resolve()
     check_primary_config(conf_dir, config_name)
     try:
@@ -71,7 +69,7 @@ def compose_plain(
                          fix=hint or "check the overrides given after the sweep name") from None
     plain = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(plain, dict)
-    return plain
+    return cast("dict[str, Any]", plain)  # a composed config's keys are strings
 
 
 def check_primary_config(conf_dir: Path, config_name: str) -> None:
@@ -160,7 +158,7 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     config, own = split_sweep_keys(plain)
     spec = load_spec(path, config=config, file=file, overrides=own)
     spec.make_method()  # a grid over a continuous parameter is found here, not at launch
-    from nested_sweeper.spec.check import check_space, configured_check, load_check
+    from nested_sweeper.engine.check import check_space, configured_check, load_check
 
     check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))
     print_spec(spec, out)

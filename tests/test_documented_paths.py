@@ -326,14 +326,15 @@ def test_a_refused_submission_stops_at_once_and_fails_no_run(tmp_path: Path) -> 
 
 def _third_party_imports() -> set[str]:
     names: set[str] = set()
-    for path in [*ROOT.joinpath("hydra_plugins").rglob("*.py"), *ROOT.joinpath("train").rglob("*.py"),
+    for path in [*ROOT.joinpath("nested_sweeper").rglob("*.py"),
+                 *ROOT.joinpath("hydra_plugins").rglob("*.py"), *ROOT.joinpath("train").rglob("*.py"),
                  ROOT / "train.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"hydra_plugins", "train"}
+    return names - set(sys.stdlib_module_names) - {"nested_sweeper", "hydra_plugins", "train"}
 
 
 # Import name -> distribution name, where they differ.

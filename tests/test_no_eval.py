@@ -20,7 +20,7 @@ from nested_sweeper.migrate.migrate import migrate_text
 from nested_sweeper.spec.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["hydra_plugins", "train", "train.py", "bench", "devops"]
+SOURCES = ["nested_sweeper", "hydra_plugins", "train", "train.py", "bench", "devops"]
 # Calls that run text as code, or build objects a YAML document names.
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "unsafe_load", "full_load",
                    "unsafe_load_all", "full_load_all"}

@@ -19,32 +19,29 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from nested_sweeper.engine.check import check_space, load_check
 from nested_sweeper.engine.overrides import split_arguments, to_overrides
 from nested_sweeper.engine.run import (
     RunOutcome,
     TrialRunner,
     error_reason,
-    hide_password,
     read_metric,
 )
 from nested_sweeper.engine.study import (
-    INTERRUPTED,
     PENDING,
     NewTrial,
     Study,
     count,
     fail_reasons,
-    make_dir,
 )
 from nested_sweeper.errors import SweepError
-from nested_sweeper.records import TrialRecord, TrialState
-from nested_sweeper.spec.check import check_space, load_check
+from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
 from nested_sweeper.spec.spec import (
     SweepSpec,
     _parameter,
@@ -53,6 +50,7 @@ from nested_sweeper.spec.spec import (
     parse_spec,
     split_sweep_keys,
 )
+from nested_sweeper.storage import hide_password, make_dir
 from nested_sweeper.text import plural
 
 log = logging.getLogger(__name__)
@@ -127,7 +125,7 @@ class NestedSweeperImpl:
         path = find_sweep_file(name, config_dirs(self.config)).resolve()
         plain = OmegaConf.to_container(self.config, resolve=False)
         assert isinstance(plain, dict)
-        composed, own = split_sweep_keys(plain)
+        composed, own = split_sweep_keys(cast("dict[str, Any]", plain))  # a config's keys are strings
         # The absolute path: logs and the summary are read from other directories.
         spec = load_spec(path, config=composed, file=str(path), extra=cli_space,
                          overrides=own)
@@ -135,8 +133,8 @@ class NestedSweeperImpl:
         pinned = fixed_cli_paths(fixed_cli) & set(spec.parameters)
         if pinned:
             log.info("fixed on the command line, not searched: %s", ", ".join(sorted(pinned)))
-            params = {k: v for k, v in spec.parameters.items() if k not in pinned}
-            spec = replace(spec, parameters=MappingProxyType(params))
+            kept = {k: v for k, v in spec.parameters.items() if k not in pinned}
+            spec = replace(spec, parameters=MappingProxyType(kept))
         return spec, fixed_cli
 
     def sweep(self, arguments: list[str]) -> tuple[str, str] | None:
@@ -183,6 +181,7 @@ class SweepLoop:
         self.fixed = to_overrides(dict(spec.fixed)) + list(fixed_cli)
         self.storage = storage
         self.name = name
+        assert sweeper.config is not None  # set up by Hydra before the sweep
         self.run_name = str(OmegaConf.select(sweeper.config, "run", default=name))
         self.target = spec.rollout_count * spec.num_samples
         # W&B agents' --count: this worker runs at most max_runs runs, then exits.
@@ -340,6 +339,7 @@ class SweepLoop:
     def _any_started(self, trials: list[NewTrial]) -> bool:
         """Whether any of these runs began: each run writes suggestion.yaml first thing."""
         numbers = {t.number for t in trials}
+        assert self.sweeper.config is not None  # set up before any round
         sweep_dir = Path(str(self.sweeper.config.hydra.sweep.dir))
         for path in sweep_dir.rglob("suggestion.yaml"):
             text = path.read_text(errors="replace")
@@ -368,8 +368,9 @@ class SweepLoop:
             run_dir = ""
         attrs: dict[str, Any] = {"run_dir": _output_dir(ret) or run_dir}
         outcome = getattr(ret, "_return_value", None)
+        reason: str | None
         if getattr(ret, "status", None) == JobStatus.FAILED:
-            value, numbers, reason = None, {}, error_reason(outcome)
+            value, numbers, reason = None, dict[str, float](), error_reason(outcome)
         else:
             value, numbers, reason = read_metric(outcome, self.spec.metric)
             if self.spec.file == "command line" and _returned_none(outcome):

@@ -52,6 +52,7 @@ def parameter_from_override(override: Any) -> dict[str, Any]:
             return {"distribution": "log_uniform_values", "min": lo, "max": hi}
         if isinstance(lo, int) and isinstance(hi, int):
             return {"distribution": "int_uniform", "min": lo, "max": hi}
+        assert lo is not None and hi is not None  # Hydra's parser gives an interval both ends
         return {"distribution": "uniform", "min": float(lo), "max": float(hi)}
     raise SweepError(f"'{override.input_line}' is not a supported sweep", key=key,
                      fix="use choice(...), range(a, b), interval(a, b) or tag(log, interval(a, b))")

@@ -50,7 +50,8 @@ def make_pruner(rule: dict[str, Any] | None) -> Any:
     if max_iter is None and rule.get("s") is not None:
         max_iter = int(round(min_iter * eta ** int(rule["s"])))
     return optuna.pruners.HyperbandPruner(min_resource=min_iter, max_resource=max_iter or "auto",
-                                          reduction_factor=int(eta) if eta.is_integer() else eta)
+                                          # Optuna annotates int but computes with any number: W&B's eta may be 1.5
+                                          reduction_factor=int(eta) if eta.is_integer() else eta)  # type: ignore[arg-type]
 
 
 def _current_trial() -> Any:
@@ -58,7 +59,7 @@ def _current_trial() -> Any:
     if _trial is None and _context is not None:
         import optuna
 
-        from nested_sweeper.engine.study import make_storage
+        from nested_sweeper.storage import make_storage
 
         assert _context is not None
         study = optuna.load_study(study_name=_context["study"],

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nested_sweeper.storage import hide_password
+
 # What suggestion.yaml records about a run (the storage URL without its password).
 SUGGESTION_KEYS = ("parameters", "round", "trial", "study", "storage", "run", "metric", "goal")
 # Seconds a child stopped by Ctrl-C gets to exit before it is killed.
@@ -337,10 +339,10 @@ def _read_metric(value: Any, metric: str) -> tuple[float | None, dict[str, float
             return None, _finite(numbers_), f"the returned mapping has no number '{metric}'{why} (keys: {keys})"
         result = numbers_[metric]
     else:
-        result = as_number(value)
-        if result is None:
+        number = as_number(value)
+        if number is None:
             return None, {}, f"returned {_describe(value)}, not a number or a mapping holding '{metric}'"
-        numbers_ = {metric: result}
+        result, numbers_ = number, {metric: number}
     if not math.isfinite(result):
         shown = "not finite (beyond the float range)" if _huge(value, metric) else str(result)
         return None, _finite(numbers_), f"metric '{metric}' is {shown}"
@@ -438,14 +440,3 @@ def write_run_files(out_dir: Path, cfg: Any, info: dict[str, Any]) -> None:
         OmegaConf.save(OmegaConf.create(shown), out_dir / "suggestion.yaml")
 
 
-def hide_password(url: str) -> str:
-    """The storage URL as it may be written to disk or logs."""
-    if not url or url.startswith("sqlite"):
-        return url
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:  # not a URL SQLAlchemy can parse: show it without any credentials
-        return url.split("@")[-1]

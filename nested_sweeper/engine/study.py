@@ -9,142 +9,28 @@ trials at once (reason ``interrupted``) and other workers' only once their heart
 
 from __future__ import annotations
 
-import errno
 import functools
 import math
 import os
-import random
 import socket
 import threading
-import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.storage import HEARTBEAT_S, is_storage_failure, make_storage, storage_error
 
 if TYPE_CHECKING:
     import optuna
 
-HEARTBEAT_S = 10
-GRACE_S = 60
-CREATE_TRIES = 8
-_CREATE_RACE = ("already exists", "UNIQUE constraint", "UniqueViolation", "database is locked",
-                "duplicate key")
 SURPLUS = "surplus"
 # A trial created to claim a slot before its parameters are chosen (claim-before-suggest).
 PENDING = "pending"
 _STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
            "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
-
-
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats; concurrent SQLite writers wait instead of failing."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 120}
-        db = sqlite_path(url)
-        if db is not None:  # an explicit sqlite:///new/dir/sweep.db: SQLite makes no dirs
-            make_dir(db.parent, "the study database's directory")
-    for attempt in range(CREATE_TRIES):
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                )
-            break
-        except Exception as err:  # SQLAlchemy raises many types; all mean "cannot open"
-            # Workers started in the same second (an sbatch array) race to create the
-            # tables; the losers see them half made. Wait and open them again.
-            if attempt + 1 < CREATE_TRIES and any(m in str(err) for m in _CREATE_RACE):
-                time.sleep(random.uniform(0.2, 0.6))
-                continue
-            raise storage_error(err, url, opening=True) from None
-    if url.startswith("sqlite"):
-        _sqlite_wal(storage)
-    return storage
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a sqlite:/// URL (None for other URLs and in-memory ones)."""
-    if not url.startswith("sqlite"):
-        return None
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        database = make_url(url).database
-    except ArgumentError:
-        return None
-    return Path(database).resolve() if database and database != ":memory:" else None
-
-
-def make_dir(path: Path, what: str) -> None:
-    """``mkdir -p`` whose failure is one line naming the path and the cause."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SweepError(f"cannot create {what} {path}: {err.strerror or err}",
-                         key="hydra.sweeper.storage", fix=_fix_for(err.errno)) from None
-
-
-def _fix_for(code: int | None) -> str:
-    if code == errno.ENOSPC:
-        return "free space on that disk, then rerun the same command to resume"
-    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "run the sweep where you may write (train_dir=PATH or hydra.sweeper.storage=URL)"
-    return "check the path, then rerun the same command to resume"
-
-
-def storage_error(err: BaseException, url: str, *, opening: bool = False) -> SweepError:
-    """One line for a storage failure: which database, and the cause at the bottom of the
-    chain (Optuna wraps SQLAlchemy, which wraps sqlite3 or psycopg)."""
-    from nested_sweeper.engine.run import hide_password
-
-    cause = _root_cause(err)
-    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    db = sqlite_path(url)
-    where = str(db) if db is not None else hide_password(url)
-    code = _errno_of(text, db)
-    if code == errno.ENOSPC:
-        text = "the disk is full (database or disk is full)"
-    elif code == errno.EROFS:
-        text = f"{db.parent if db else where} is read-only ({text})"
-    verb = "cannot open" if opening else "cannot write to"
-    fix = _fix_for(code) if code else "check the URL (sqlite:///PATH or postgresql://USER@HOST/DB)"
-    return SweepError(f"{verb} the study database {where}: {text}",
-                      key="hydra.sweeper.storage", fix=fix)
-
-
-def _root_cause(err: BaseException) -> BaseException:
-    seen = {id(err)}
-    while True:
-        nxt = err.__cause__ or err.__context__ or getattr(err, "orig", None)
-        if nxt is None or id(nxt) in seen:
-            return err
-        seen.add(id(nxt))
-        err = nxt
-
-
-def _errno_of(text: str, db: Path | None) -> int | None:
-    """ENOSPC, EROFS (the database or its directory cannot be written) or None."""
-    lowered = text.lower()
-    if "disk is full" in lowered or "no space left" in lowered:
-        return errno.ENOSPC
-    unwritable = db is not None and not (os.access(db.parent, os.W_OK)
-                                         and (not db.exists() or os.access(db, os.W_OK)))
-    if "readonly" in lowered or "read-only" in lowered or (unwritable and "unable to open" in lowered):
-        return errno.EROFS
-    return None
 
 
 def storage_call(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -159,33 +45,10 @@ def storage_call(method: Callable[..., Any]) -> Callable[..., Any]:
         except (SweepError, UpdateFinishedTrialError):
             raise
         except Exception as err:
-            if not _is_storage_failure(err):
+            if not is_storage_failure(err):
                 raise
             raise storage_error(err, self.url) from None
     return wrapper
-
-
-def _is_storage_failure(err: BaseException) -> bool:
-    from optuna.exceptions import StorageInternalError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    return isinstance(err, (StorageInternalError, SQLAlchemyError, OSError))
-
-
-def _sqlite_wal(storage: Any) -> None:
-    """WAL journal with NORMAL sync: ~6x fewer milliseconds per commit, and readers never
-    block the writer (bench/sweeper_overhead.py). WAL needs one host: many machines use
-    PostgreSQL."""
-    from sqlalchemy import event
-
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    event.listen(storage.engine, "connect", _pragmas)
-    storage.engine.dispose()  # connections made before the listener reconnect with it
 
 
 @dataclass
@@ -207,11 +70,12 @@ class Study:
         self.url = storage_url
         self.storage = make_storage(storage_url)
         self.space = space
-        direction = "maximize" if goal == "maximize" else "minimize"
+        direction: Literal["maximize", "minimize"] = "maximize" if goal == "maximize" else "minimize"
         # load_if_exists makes two workers starting at once on a new study agree on one.
         self.study = optuna.create_study(storage=self.storage, study_name=name,
                                          direction=direction, load_if_exists=True)
         self.name = name
+        self.study_id = self.storage.get_study_id_from_name(name)
         self._finished: dict[int, TrialRecord] = {}
         self._check_spec(spec)
         self._beating: set[int] = set()
@@ -240,11 +104,11 @@ class Study:
             if trial.user_attrs.get(SURPLUS):
                 continue
             # A finished trial never changes: convert it once, not once per round.
-            record = self._finished.get(trial._trial_id)
+            record = self._finished.get(trial.number)
             if record is None:
                 record = self._record(trial)
                 if trial.state.is_finished():
-                    self._finished[trial._trial_id] = record
+                    self._finished[trial.number] = record
             records.append(record)
         return records
 
@@ -271,14 +135,19 @@ class Study:
         import optuna
 
         host = socket.gethostname()
-        # Optuna has no public "which trials are stale" call; fail_stale_trials cannot
-        # record a reason, because a finished trial's attributes are read-only.
-        stale = set(self.storage._get_stale_trial_ids(self.study._study_id))
+        # The one private Optuna call left: Optuna has no public "which trials are stale";
+        # its public fail_stale_trials cannot record a reason, because a finished trial's
+        # attributes are read-only.
+        stale = {self.storage.get_trial_number_from_id(trial_id)
+                 for trial_id in self.storage._get_stale_trial_ids(self.study_id)}
         failed = []
         for trial in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             attrs = trial.user_attrs
             dead = attrs.get("worker_host") == host and not _alive(attrs.get("worker_pid"))
-            if (dead or trial._trial_id in stale) and self._fail(trial._trial_id, INTERRUPTED):
+            if not (dead or trial.number in stale):
+                continue
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
+            if self._fail(trial_id, INTERRUPTED):
                 failed.append(trial.number)
         return failed
 
@@ -304,7 +173,7 @@ class Study:
                         "worker_pid": os.getpid(), **attrs},
         )
         template.datetime_start = datetime.now()
-        trial_id = self.storage.create_new_trial(self.study._study_id, template_trial=template)
+        trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         number = self.storage.get_trial_number_from_id(trial_id)
         self._beat(trial_id)
         return NewTrial(number=number, trial_id=trial_id, params=dict(params), round=round)
@@ -373,8 +242,8 @@ class Study:
 
         self._beating.discard(trial.trial_id)
         self.set_attrs(trial, attrs)
-        finite = value is not None and math.isfinite(value)
-        values = [value] if finite and state is not TrialState.FAIL else None
+        finite = value is not None and math.isfinite(value) and state is not TrialState.FAIL
+        values = [float(value)] if finite and value is not None else None
         try:
             return self.storage.set_trial_state_values(trial.trial_id, _optuna_state(state.value), values)
         except UpdateFinishedTrialError:

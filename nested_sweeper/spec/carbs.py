@@ -459,7 +459,7 @@ def _logit(p: float) -> float:
 
 def _nearest_pow2(x: float, lo: int, hi: int) -> int:
     """The power of two within [lo, hi] nearest to ``x`` (linear distance; lower on ties)."""
-    candidates = [2**k for k in range(math.ceil(math.log2(lo)), math.floor(math.log2(hi)) + 1)]
+    candidates: list[int] = [2**k for k in range(math.ceil(math.log2(lo)), math.floor(math.log2(hi)) + 1)]
     return min(candidates, key=lambda p: (abs(p - x), p))
 
 

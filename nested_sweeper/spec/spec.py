@@ -469,12 +469,12 @@ def _metric_and_goal(sweep: Mapping[str, Any], file: str) -> tuple[str, str]:
 
 def _choice(value: Any, allowed: tuple[str, ...], file: str, key: str) -> str:
     if value in allowed:
-        return value
+        return str(value)
     raise SweepError(f"'{value}' is not one of {', '.join(allowed)}", file=file, key=key,
                      fix=_suggest(str(value), allowed, f"use one of: {', '.join(allowed)}"))
 
 
-def _count(raw: Mapping, sweep: Mapping, key: str, default: int, file: str) -> int:
+def _count(raw: Mapping[str, Any], sweep: Mapping[str, Any], key: str, default: int, file: str) -> int:
     if key in raw and key in sweep and raw[key] != sweep[key]:
         raise SweepError(f"set twice ({raw[key]} at the root, {sweep[key]} under sweep)",
                          file=file, key=key, fix="keep one of them")

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nested_sweeper.engine.run import hide_password
 from nested_sweeper.engine.study import SURPLUS
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.storage import hide_password
 
 if TYPE_CHECKING:
     import optuna

@@ -13,7 +13,7 @@ import importlib
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nested_sweeper.errors import SweepError, SweepWarning
 
@@ -34,7 +34,7 @@ def load_check(name: str | None) -> Callable[[Any], None] | None:
     if not callable(fn):
         raise SweepError(f"'{name}' is not a function", key="hydra.sweeper.check",
                          fix="name a function that takes the composed config")
-    return fn
+    return cast("Callable[[Any], None]", fn)
 
 
 def check_space(spec: Any, config: Mapping[str, Any], check: Callable[[Any], None] | None) -> None:
@@ -50,20 +50,20 @@ def check_space(spec: Any, config: Mapping[str, Any], check: Callable[[Any], Non
             failures.append((point, err))
     if not failures:
         return
-    point, err = failures[0]
+    point, first = failures[0]
     # The keys the app's message names, else the whole point.
-    named = {k: v for k, v in point.items() if k in str(err) or k.split(".")[-1] in str(err)}
+    named = {k: v for k, v in point.items() if k in str(first) or k.split(".")[-1] in str(first)}
     shown = ", ".join(f"{k}={v!r}" for k, v in (named or point).items()) or "the fixed overrides"
-    if isinstance(err, SweepError):  # key and fix go into the one line once
-        problem = err.message
+    if isinstance(first, SweepError):  # key and fix go into the one line once
+        problem = first.message
     else:
-        problem = f"{type(err).__name__}: {err}"
+        problem = f"{type(first).__name__}: {first}"
     if len(failures) == len(points):
         raise SweepError(
             f"no sampled point of the search space passes the app's check ({len(points)} "
             f"tried); at {shown}: {problem}",
-            file=spec.file, key=getattr(err, "key", None) or ", ".join(spec.parameters),
-            fix=getattr(err, "fix", None) or "change the searched ranges or the fixed overrides")
+            file=spec.file, key=getattr(first, "key", None) or ", ".join(spec.parameters),
+            fix=getattr(first, "fix", None) or "change the searched ranges or the fixed overrides")
     warnings.warn(SweepWarning(
         f"{spec.file}: {len(failures)} of {len(points)} sampled points fail the app's check "
         f"(their runs will fail), e.g. at {shown}: {problem}"), stacklevel=2)
@@ -94,11 +94,10 @@ def configured_check(config_dir: str, config_name: str) -> str | None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from hydra_plugins.nested_sweeper import config as _register  # noqa: F401  (hydra/sweeper=nested must be known)
-
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
         cfg = compose(config_name=config_name, return_hydra_config=True)
-    return OmegaConf.select(cfg, "hydra.sweeper.check", default=None)
+    check = OmegaConf.select(cfg, "hydra.sweeper.check", default=None)
+    return None if check is None else str(check)
 
 
 def check_sweep_args(config_dir: str | Path, argv: list[str]) -> None:
