@@ -43,8 +43,10 @@ demo: $(STAMP)
 	$(PY) train.py -m +sweep=protein_working run=demo hydra.sweeper.summary=false
 	$(VENV)/bin/nested-sweep summary demo --plots
 
+# ruff, then mypy --strict over nested_sweeper/ and the plugin (files in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Tests run on XDIST workers (pytest-xdist; one per core here): on 2 cores, 2 workers took
 # the suite from ~20 to ~15 minutes (3 were slower); the SLURM and Ray tests share one

@@ -374,11 +374,8 @@ def test_unreadable_paths_are_one_clear_error_naming_the_file(cli, tmp_path: Pat
 
 
 def test_wandb_file_without_run_cap_lists_the_default_rollout_count() -> None:
-    from nested_sweeper.spec.spec import (
-        DEFAULT_NUM_SAMPLES,
-        DEFAULT_ROLLOUT_COUNT,
-        parse_spec,
-    )
+    from nested_sweeper.schema import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT
+    from nested_sweeper.spec.spec import parse_spec
 
     body = "method: random\nmetric: {name: reward, goal: maximize}\nparameters:\n" \
            "  trainer.gamma: {min: 0.9, max: 0.99}\n"

@@ -42,8 +42,8 @@ class NestedSweeper(Sweeper):
         except SweepError as err:  # Hydra prints a traceback for anything else
             _exit(f"error: {err}", 2)
         except OSError as err:  # a full disk or a read-only directory outside the study
-            where = f"{err.filename}: " if err.filename else ""
-            _exit(f"error: {where}{err.strerror or err}; free space or make it writable, "
+            path = f"{err.filename}: " if err.filename else ""
+            _exit(f"error: {path}{err.strerror or err}; free space or make it writable, "
                   "then rerun the same command to resume", 2)
         except KeyboardInterrupt:  # Ctrl-C of the sweep (a run's own one only fails that run)
             _exit("stopped by Ctrl-C: finished runs are kept in the study; "

@@ -50,6 +50,7 @@ from io import StringIO
 from typing import Any, TextIO
 
 from nested_sweeper.errors import SweepError
+from nested_sweeper.schema import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
 from nested_sweeper.spec.carbs import (
     LOGIT_EPS,
     ChoiceMarker,
@@ -58,7 +59,6 @@ from nested_sweeper.spec.carbs import (
     marker_from_args,
     parse_marker,
 )
-from nested_sweeper.spec.spec import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
 
 # Keys a sweep file may hold at its root; everything else moves under `sweep`.
 ROOT_KEYS = ("defaults", "rollout_count", "num_samples", "sweep")

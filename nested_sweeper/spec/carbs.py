@@ -53,6 +53,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from nested_sweeper.errors import SweepError
+from nested_sweeper.schema import DEFAULT_SCALE, LOGIT_EPS
 
 KINDS: dict[str, str] = {
     "log": "log_normal",
@@ -63,10 +64,6 @@ KINDS: dict[str, str] = {
 }
 # Categorical markers list their values: ${ss:choice, adam, sgd} (``categorical`` is an alias).
 CHOICE_KINDS = ("choice", "categorical")
-# Same value as ``space.distributions.LOGIT_EPS`` (kept here so this module needs no numpy):
-# logit is infinite at 0 and 1, so bounds there are pulled this far inside.
-LOGIT_EPS = 1e-6
-DEFAULT_SCALE = 0.5
 SYNTAX = "${ss:KIND, MIN, MAX[, CENTER]}"
 
 _KIND_LIST = ", ".join([*KINDS, "choice"])

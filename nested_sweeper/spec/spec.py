@@ -19,26 +19,19 @@ from types import MappingProxyType
 from typing import Any
 
 from nested_sweeper.errors import SweepError
-
-ROOT_KEYS = ("sweep", "rollout_count", "num_samples", "defaults")
-METHODS = ("grid", "random", "bayes", "protein")
-DEFAULT_METHOD = "protein"
-GOALS = ("maximize", "minimize")
-# Search settings under `sweep:`; every other key there must be a top-level config key.
-SETTINGS = (
-    "method",
-    "metric",
-    "goal",
-    "parameters",
-    "early_terminate",
-    "seed",
-    "cost",
-    "method_kwargs",
-    "rollout_count",
-    "num_samples",
-    "name",
-    "description",
+from nested_sweeper.schema import (
+    DEFAULT_GOAL,
+    DEFAULT_METHOD,
+    DEFAULT_NUM_SAMPLES,
+    DEFAULT_ROLLOUT_COUNT,
+    EARLY_TERMINATE_TYPES,
+    GOALS,
+    METHODS,
+    PARAM_KEYS,
+    ROOT_KEYS,
+    SETTINGS,
 )
+
 # Keys of W&B sweep files that have no place in ours, and what to do instead.
 WANDB_ONLY = {
     "program": "not needed: the sweeper runs this Hydra app; delete it",
@@ -54,14 +47,6 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 40
 MAX_STRING_CHARS = 10_000
-DEFAULT_ROLLOUT_COUNT = 10
-DEFAULT_NUM_SAMPLES = 1
-EARLY_TERMINATE_TYPES = ("hyperband", "median")
-# Keys that make a mapping one parameter rather than a nested block of parameters.
-PARAM_KEYS = frozenset(
-    ("distribution", "min", "max", "mean", "scale", "mu", "sigma", "q", "a", "b", "value",
-     "values", "probabilities", "grid_points", "when")
-)
 
 
 @dataclass(frozen=True)
@@ -464,7 +449,7 @@ def _metric_and_goal(sweep: Mapping[str, Any], file: str) -> tuple[str, str]:
     if not isinstance(metric, str) or not metric:
         raise SweepError("the metric must be a name", file=file, key="sweep.metric",
                          fix="e.g. metric: reward (a key of the mapping the run returns)")
-    return metric, _choice(goal or "maximize", GOALS, file, "sweep.goal")
+    return metric, _choice(goal or DEFAULT_GOAL, GOALS, file, "sweep.goal")
 
 
 def _choice(value: Any, allowed: tuple[str, ...], file: str, key: str) -> str:
