@@ -83,7 +83,7 @@ def test_marker_to_parameter(
 def test_parameter_parses_as_its_distribution(
     text: str, kind: str, dist: str, bounds: tuple[float, float], centre: float
 ) -> None:
-    from nested_sweeper.space.distributions import parse_distribution
+    from nested_sweeper.space import parse_distribution
 
     param = parse_marker(text).to_param()
     with warnings.catch_warnings():
@@ -94,13 +94,6 @@ def test_parameter_parses_as_its_distribution(
     assert d.center == pytest.approx(centre, rel=1e-9)
     assert d.scale == param["scale"]
     assert d.contains(d.center)
-
-
-def test_constants_agree_with_distributions() -> None:
-    from nested_sweeper.space import distributions as _distributions
-
-    assert _carbs.LOGIT_EPS == _distributions.LOGIT_EPS
-    assert _carbs.DEFAULT_SCALE == _distributions.DEFAULT_SCALE
 
 
 def test_logit_zero_one_stays_finite() -> None:

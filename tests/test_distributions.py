@@ -17,9 +17,9 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from nested_sweeper.errors import SweepError, SweepWarning
-from nested_sweeper.space.distributions import (
+from nested_sweeper.schema import LOGIT_EPS
+from nested_sweeper.space import (
     DISTRIBUTION_NAMES,
-    LOGIT_EPS,
     TAIL,
     Beta,
     Categorical,
@@ -191,7 +191,7 @@ def test_parse_table(cfg: dict[str, Any], cls: type, expected: dict[str, Any]) -
 
 
 def test_module_docstring_example() -> None:
-    import nested_sweeper.space.distributions as module
+    import nested_sweeper.space as module
 
     result = doctest.testmod(module)
     assert result.attempted >= 3 and result.failed == 0

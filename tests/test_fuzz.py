@@ -27,8 +27,9 @@ from omegaconf import OmegaConf
 
 from nested_sweeper.cli import compose_config
 from nested_sweeper.errors import SweepError
+from nested_sweeper.schema import DISTRIBUTION_KEYS as KNOWN_KEYS
 from nested_sweeper.schema import METHODS, SETTINGS
-from nested_sweeper.space.distributions import DISTRIBUTION_NAMES, KNOWN_KEYS
+from nested_sweeper.space import DISTRIBUTION_NAMES
 from nested_sweeper.spec.spec import (
     WANDB_ONLY,
     SweepSpec,

@@ -19,7 +19,7 @@ from nested_sweeper.search.methods import (
     make_method,
     params_key,
 )
-from nested_sweeper.space.distributions import parse_distribution
+from nested_sweeper.space import parse_distribution
 
 # A mixed space every method can search (grid through grid_points / finite ints).
 MIXED = {

@@ -33,7 +33,7 @@ def migrate_fixture(name: str) -> tuple[Any, dict[str, Any], str]:
 
 
 def distributions(loaded: dict[str, Any]) -> dict[str, Any]:
-    from nested_sweeper.space.distributions import parse_distribution
+    from nested_sweeper.space import parse_distribution
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a migrated file is clean: no warnings either
@@ -491,7 +491,7 @@ def test_max_cost_keeps_suggestions_out_of_the_costly_region() -> None:
 
 
 def parse(block: dict[str, Any]) -> Any:
-    from nested_sweeper.space.distributions import parse_distribution
+    from nested_sweeper.space import parse_distribution
 
     return parse_distribution(block)
 

@@ -13,7 +13,7 @@ from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
 from nested_sweeper.search.gp import fit_gp, log_ei
 from nested_sweeper.search.protein import Protein, pareto_front, refit_point, warp
-from nested_sweeper.space.distributions import parse_distribution
+from nested_sweeper.space import parse_distribution
 
 
 def space(spec: dict[str, dict[str, Any]]) -> dict[str, Any]:

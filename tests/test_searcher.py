@@ -10,7 +10,7 @@ import pytest
 from hydra_plugins.nested_sweeper import Searcher
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialState
-from nested_sweeper.space.distributions import parse_distribution
+from nested_sweeper.space import parse_distribution
 
 
 def test_lazy_export_keeps_app_start_light() -> None:

@@ -42,7 +42,7 @@ from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
 if TYPE_CHECKING:
     import optuna
 
-    from nested_sweeper.space.distributions import Distribution
+    from nested_sweeper.space import Distribution
 
 GOALS = ("maximize", "minimize")
 # Random draws before giving up on distinctness (a small finite space may have no new point).

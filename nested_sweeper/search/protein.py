@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     import torch
 
     from nested_sweeper.search.gp import GP, Hyper
-    from nested_sweeper.space.distributions import Distribution
+    from nested_sweeper.space import Distribution
 
 OUTPUT_WARPS = ("none", "rank", "power")
 

@@ -27,12 +27,12 @@ from nested_sweeper.search.methods import make_method, params_key
 
 if TYPE_CHECKING:
     from nested_sweeper.search.methods import SearchMethod
-    from nested_sweeper.space.distributions import Distribution
+    from nested_sweeper.space import Distribution
 
 
 def build_space(space: Mapping[str, Any]) -> dict[str, Distribution]:
     """Distributions from their sweep-file form (dicts) or as given (``Distribution`` s)."""
-    from nested_sweeper.space.distributions import Distribution, parse_distribution
+    from nested_sweeper.space import Distribution, parse_distribution
 
     out: dict[str, Distribution] = {}
     for key, spec in space.items():

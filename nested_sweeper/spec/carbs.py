@@ -33,7 +33,7 @@ keeps its logit-space middle (``[0.9, 0.999]`` -> 0.9905, as CARBS searches it).
 Every parameter gets ``scale: 0.5``, Protein's "auto" width on its [-1, 1] normalized scale
 (a CARBS ``space:`` block's own ``scale`` is kept by ``migrate``). Logit bounds at 0 or 1
 (``${ss:logit, 0.0, 1.0}``) are pulled to ``LOGIT_EPS`` inside, so the parameter written to a
-sweep file is already clean and ``space.distributions`` has nothing to clamp or warn about.
+sweep file is already clean and ``space`` has nothing to clamp or warn about.
 
 The angle-bracket spelling ``$<ss:...>`` is the same marker; it is not an OmegaConf
 interpolation, so :func:`normalize_angle_markers` rewrites it to ``${ss:...}`` before a plain

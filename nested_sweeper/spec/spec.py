@@ -54,7 +54,7 @@ class Parameter:
     """A searched parameter: its dotted path, distribution and optional condition."""
 
     path: str
-    distribution: Any  # space.distributions.Distribution (kept loose: imported lazily)
+    distribution: Any  # space.Distribution (kept loose: imported lazily)
     # Searched only in runs where every path holds one of the listed values.
     when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
@@ -199,7 +199,7 @@ def read_sweep_file(path: str | Path, *, file: str) -> Any:
 
 
 def _parameter(path: str, block: Mapping[str, Any], file: str, key: str) -> Parameter:
-    from nested_sweeper.space.distributions import parse_distribution
+    from nested_sweeper.space import parse_distribution
 
     check_override_key(path, file=file, key=key)
 
@@ -526,7 +526,7 @@ def _flatten_params(node: Mapping[str, Any], prefix: str, file: str) -> Iterator
 
 
 def _parameters(node: Any, file: str) -> dict[str, Parameter]:
-    from nested_sweeper.space.distributions import parse_distribution
+    from nested_sweeper.space import parse_distribution
 
     if not isinstance(node, Mapping):
         raise SweepError("must be a mapping of parameter paths", file=file,
@@ -573,7 +573,7 @@ def _override_key_ok(path: str) -> bool:
 
 def check_fixed(fixed: Mapping[str, Any], *, file: str) -> None:
     """Fixed overrides: launchable keys, and values that are data (no interpolations)."""
-    from nested_sweeper.space.distributions import refuse_interpolations
+    from nested_sweeper.space import refuse_interpolations
 
     for path, value in fixed.items():
         check_override_key(path, file=file, key=f"sweep.{path}")
