@@ -145,6 +145,7 @@ def _searchpath_with(config_dir: str, config_name: str, extra: str) -> str:
 
 
 def validate(args: argparse.Namespace, out: TextIO) -> int:
+    from nested_sweeper.search.registry import method_for
     from nested_sweeper.spec.spec import find_sweep_file, load_spec, read_sweep_file
 
     path = find_sweep_file(args.sweep, [args.config_dir])
@@ -157,7 +158,7 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     # (its defaults list applied, command-line overrides on top), as in a real sweep.
     config, own = split_sweep_keys(plain)
     spec = load_spec(path, config=config, file=file, overrides=own)
-    spec.make_method()  # a grid over a continuous parameter is found here, not at launch
+    method_for(spec)  # a grid over a continuous parameter is found here, not at launch
     from nested_sweeper.engine.check import check_space, configured_check, load_check
 
     check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))

@@ -62,6 +62,7 @@ def close(got: Any, want: Any) -> bool:
 
 @pytest.mark.parametrize("name", FAITHFUL)
 def test_file_migrates_with_its_meaning_kept(cli: Any, name: str, tmp_path: Path) -> None:
+    from nested_sweeper.search.registry import method_for
     from nested_sweeper.spec.spec import load_spec
 
     want = {**DEFAULTS, **EXPECTED[name]}
@@ -81,7 +82,7 @@ def test_file_migrates_with_its_meaning_kept(cli: Any, name: str, tmp_path: Path
         assert close(value, want[key]), f"{key}: {value!r} != {want[key]!r}"
     assert_early_terminate(spec.early_terminate, want["early_terminate"])
     # the mapped settings are ones the method's constructor takes, with these values
-    method = spec.make_method(**spec.method_kwargs)
+    method = method_for(spec, **spec.method_kwargs)
     for key, value in spec.method_kwargs.items():
         assert close(getattr(method, key), value), key
     assert sorted(spec.parameters) == sorted(want["parameters"])

@@ -12,13 +12,8 @@ import pytest
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
-from nested_sweeper.search.methods import (
-    METHODS,
-    Grid,
-    SearchMethod,
-    make_method,
-    params_key,
-)
+from nested_sweeper.search.methods import Grid, SearchMethod, params_key
+from nested_sweeper.search.registry import METHODS, make_method, method_for
 from nested_sweeper.space import parse_distribution
 
 # A mixed space every method can search (grid through grid_points / finite ints).
@@ -341,7 +336,7 @@ def test_conditional_space_never_repeats_a_run(name: str) -> None:
         "trainer.use_lstm": {"values": [False, True]},
         "trainer.hidden": {"values": [32, 64, 128], "when": {"trainer.use_lstm": True}},
     }}}, file="conditional.yaml")
-    method = spec.make_method(name, seed=1)
+    method = method_for(spec, name, seed=1)
     history: list[TrialRecord] = []
     for _ in range(2):  # the space holds 4 runs: (False), (True, 32), (True, 64), (True, 128)
         for p in method.suggest(history, 2):

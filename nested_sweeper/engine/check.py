@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from nested_sweeper.errors import SweepError, SweepWarning
+from nested_sweeper.search.registry import method_for
 
 # Points drawn from the space's prior, plus its centre: enough to tell "never" from "sometimes".
 SAMPLES = 32
@@ -73,9 +74,9 @@ def sample_points(spec: Any) -> list[dict[str, Any]]:
     """The space's first protein point (its centre) and ``SAMPLES`` prior draws, seed 0."""
     if not spec.parameters:
         return [{}]
-    method = spec.make_method("random", 0)
+    method = method_for(spec, "random", 0)
     points = [spec.active_params(p) for p in method.suggest([], SAMPLES)]
-    centre = spec.make_method("protein", 0).suggest([], 1)
+    centre = method_for(spec, "protein", 0).suggest([], 1)
     return [spec.active_params(p) for p in centre] + points
 
 

@@ -42,6 +42,7 @@ from nested_sweeper.engine.study import (
 )
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.search.registry import method_for
 from nested_sweeper.spec.spec import (
     SweepSpec,
     _parameter,
@@ -188,7 +189,7 @@ class SweepLoop:
         self.max_runs: int | None = sweeper.conf.get("max_runs")
         self.launched = 0
         kwargs = {**spec.method_kwargs, **dict(sweeper.conf.get("method_kwargs") or {})}
-        self.method = spec.make_method(method_name, seed, **kwargs)
+        self.method = method_for(spec, method_name, seed, **kwargs)
         self.max_failure_rate = float(sweeper.conf.get("max_failure_rate", 0.5))
         rule = spec.early_terminate
         self.early_terminate = None if rule is None else vars(rule)

@@ -38,13 +38,13 @@ import numpy as np
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.schema import GOALS
+from nested_sweeper.space.cube import canonical, to_plain
 
 if TYPE_CHECKING:
-    import optuna
 
     from nested_sweeper.space import Distribution
 
-GOALS = ("maximize", "minimize")
 # Random draws before giving up on distinctness (a small finite space may have no new point).
 _MAX_DRAWS = 64
 
@@ -52,51 +52,9 @@ _MAX_DRAWS = 64
 # --------------------------------------------------------------------------- helpers
 
 
-def canonical(value: Any) -> Any:
-    """A hashable form of one value; floats rounded so a database round trip still matches."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return float(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if not math.isfinite(v) or v == 0.0 else float(f"{v:.12g}")
-    if isinstance(value, (list, tuple)):
-        return tuple(canonical(v) for v in value)
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), canonical(v)) for k, v in value.items()))
-    return repr(value)
-
-
 def params_key(params: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
     """The identity of a suggestion over ``names`` (missing keys become a marker)."""
     return tuple(canonical(params[k]) if k in params else ("<missing>",) for k in names)
-
-
-def to_plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so suggestions serialize cleanly (YAML, JSON, SQL)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def category_index(dist: Distribution, value: Any) -> int | None:
-    """Index of ``value`` among a categorical's values (None when it is not one of them)."""
-    key = canonical(value)
-    for i, v in enumerate(dist.grid_values() or []):
-        if canonical(v) == key:
-            return i
-    return None
-
-
-def unit_point(dist: Distribution, params: Mapping[str, Any], name: str) -> float:
-    """One coordinate in [0, 1]; a missing or illegal value is imputed at the centre."""
-    value = params.get(name, dist.center)
-    try:
-        u = float(dist.to_unit(value))
-    except (TypeError, ValueError):
-        u = float(dist.to_unit(dist.center))
-    return min(1.0, max(0.0, u)) if math.isfinite(u) else 0.5
 
 
 def imputed_scores(history: Sequence[TrialRecord], goal: str) -> list[tuple[TrialRecord, float]]:
@@ -373,208 +331,3 @@ class Random(SearchMethod):
         rng = self.rng(history)
         proposals = [self.sample_prior(rng) for _ in range(max(0, n))]
         return self.make_distinct(proposals, history, rng)
-
-
-# --------------------------------------------------------------------------- bayes
-
-
-class Bayes(SearchMethod):
-    """Model-based search with Optuna's samplers as the engine, over the unit cube.
-
-    Each call builds a throw-away in-memory Optuna study: every ordered parameter becomes
-    ``FloatDistribution(0, 1)`` through ``to_unit`` (so log, log2 and logit scales are
-    linear for the model), every categorical a ``CategoricalDistribution`` over its value
-    indices. The history is added with ``create_trial``: finished trials as COMPLETE (failed
-    ones with the worst observed value, so the model steers away), RUNNING ones as RUNNING
-    so a batch spreads out (GPSampler uses them in qLogEI, TPE through its constant liar).
-    The ``n`` trials are then asked one by one, each left RUNNING for the next, and mapped
-    back with ``from_unit``.
-
-    Args:
-        engine: ``"gp"`` (Optuna's GPSampler: Matern-5/2 ARD GP, log-EI) or ``"tpe"``
-            (multivariate TPE with constant liar). GP is the default: at 50 trials (10 seeds,
-            ``bench/optimizers.py`` problems) it reached a lower median regret than TPE on
-            branin, hartmann6, ackley5 and the mixed-type function, often by 10-1000x; TPE
-            won rosenbrock4 and is ~10x faster per suggestion, the better choice for
-            hundreds of trials.
-        n_startup_trials: finished trials drawn at random before the model is used;
-            default ``min(10, 2 * number of parameters)``. Optuna's fixed 10 wastes a 2-D
-            search (4 measured as good at 50 trials and better at 25 on branin), while
-            in 4-6 dimensions 10 beat 4 and 6 at 50 trials on 4 of 5 functions.
-    """
-
-    name = "bayes"
-
-    def __init__(
-        self,
-        space: Mapping[str, Distribution],
-        *,
-        goal: str = "maximize",
-        seed: int = 0,
-        engine: str = "gp",
-        n_startup_trials: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(space, goal=goal, seed=seed, **kwargs)
-        if engine not in ("gp", "tpe"):
-            raise SweepError(
-                f"unknown bayes engine {engine!r}", key="sweep.engine", fix="use gp or tpe"
-            )
-        if n_startup_trials is None:
-            n_startup_trials = min(10, max(2, 2 * len(self.space)))
-        if int(n_startup_trials) < 0:
-            raise SweepError("must be >= 0", key="sweep.n_startup_trials")
-        self.engine = engine
-        self.n_startup_trials = int(n_startup_trials)
-
-    def _optuna_space(self) -> dict[str, optuna.distributions.BaseDistribution]:
-        from optuna.distributions import CategoricalDistribution, FloatDistribution
-
-        return {
-            k: CategoricalDistribution(list(range(len(d.grid_values() or []))))
-            if d.is_categorical
-            else FloatDistribution(0.0, 1.0)
-            for k, d in self.space.items()
-        }
-
-    def _internal(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A record's params in the shadow study's coordinates (centre for a missing key)."""
-        out: dict[str, Any] = {}
-        for k, d in self.space.items():
-            if d.is_categorical:
-                idx = category_index(d, params.get(k, d.center))
-                out[k] = idx if idx is not None else category_index(d, d.center) or 0
-            else:
-                out[k] = unit_point(d, params, k)
-        return out
-
-    def _external(self, internal: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, d in self.space.items():
-            if d.is_categorical:
-                out[k] = to_plain((d.grid_values() or [])[int(internal[k])])
-            else:
-                out[k] = to_plain(d.from_unit(float(internal[k])))
-        return out
-
-    def _sampler(self, seed: int) -> optuna.samplers.BaseSampler:
-        import optuna
-
-        if self.engine == "gp":
-            return optuna.samplers.GPSampler(
-                seed=seed,
-                n_startup_trials=self.n_startup_trials,
-                warn_independent_sampling=False,
-            )
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            n_startup_trials=self.n_startup_trials,
-            multivariate=True,
-            constant_liar=True,
-        )
-
-    def _shadow_study(
-        self, history: Sequence[TrialRecord], seed: int
-    ) -> tuple[optuna.Study, dict[str, Any]]:
-        import optuna
-        from optuna.trial import TrialState as OState
-
-        dists = self._optuna_space()
-        study = optuna.create_study(direction=self.goal, sampler=self._sampler(seed))
-        scores = {r.number: s for r, s in imputed_scores(history, self.goal)}
-        sign = 1.0 if self.goal == "maximize" else -1.0
-        for r in history:
-            params = self._internal(r.params)
-            if r.number in scores:
-                trial = optuna.trial.create_trial(
-                    params=params, distributions=dists, value=sign * scores[r.number]
-                )
-            elif r.state is TrialState.RUNNING:
-                trial = optuna.trial.create_trial(
-                    params=params, distributions=dists, state=OState.RUNNING
-                )
-            else:  # failed with nothing to impute yet: Optuna ignores FAIL trials
-                trial = optuna.trial.create_trial(
-                    params=params, distributions=dists, state=OState.FAIL
-                )
-            study.add_trial(trial)
-        return study, dists
-
-    def suggest(self, history: Sequence[TrialRecord], n: int) -> list[dict[str, Any]]:
-        if n <= 0:
-            return []
-        rng = self.rng(history)
-        if not self.space:
-            return [{} for _ in range(n)]
-        # GPSampler runs its torch code under ``torch.device("cpu")`` itself
-        with quiet_optuna(), single_thread(torch=self.engine == "gp"):
-            study, dists = self._shadow_study(history, int(rng.integers(2**31)))
-            proposals = [self._external(study.ask(dists).params) for _ in range(n)]
-        return self.make_distinct(proposals, history, rng)
-
-
-# --------------------------------------------------------------------------- registry
-
-
-class _Registry(dict):  # type: ignore[type-arg]
-    """``METHODS``: name -> class. ``protein`` subclasses ``SearchMethod`` in its own module,
-    which imports this one, so it is added on first use of the mapping, not at import."""
-
-    def _load(self) -> None:
-        if not super().__contains__("protein"):
-            from nested_sweeper.search.protein import Protein
-
-            super().__setitem__("protein", Protein)
-
-    def __getitem__(self, key: str) -> type[SearchMethod]:
-        self._load()
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return super().__contains__(key)
-
-    def __iter__(self) -> Iterator[str]:
-        self._load()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._load()
-        return super().__len__()
-
-    def keys(self):  # type: ignore[no-untyped-def]
-        self._load()
-        return super().keys()
-
-    def items(self):  # type: ignore[no-untyped-def]
-        self._load()
-        return super().items()
-
-    def values(self):  # type: ignore[no-untyped-def]
-        self._load()
-        return super().values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self._load()
-        return super().get(key, default)
-
-
-METHODS: dict[str, type[SearchMethod]] = _Registry(grid=Grid, random=Random, bayes=Bayes)
-
-
-def make_method(
-    name: str,
-    space: Mapping[str, Distribution],
-    *,
-    goal: str = "maximize",
-    seed: int = 0,
-    **kwargs: Any,
-) -> SearchMethod:
-    """Build the method called ``name``; an unknown name raises a ``SweepError`` listing all."""
-    if name not in METHODS:
-        raise SweepError(
-            f"unknown search method {name!r}",
-            key="sweep.method",
-            fix=f"use one of: {', '.join(METHODS)}",
-        )
-    return METHODS[name](space, goal=goal, seed=seed, **kwargs)

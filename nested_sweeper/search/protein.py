@@ -44,14 +44,8 @@ import numpy as np
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
-from nested_sweeper.search.methods import (
-    SearchMethod,
-    category_index,
-    imputed_scores,
-    single_thread,
-    to_plain,
-    unit_point,
-)
+from nested_sweeper.search.methods import SearchMethod, imputed_scores, single_thread
+from nested_sweeper.space.cube import UnitCube, to_plain
 
 if TYPE_CHECKING:
     import torch
@@ -142,6 +136,7 @@ class Protein(SearchMethod):
         self.deterministic = bool(deterministic)
         self.seed_with_search_center = bool(seed_with_search_center)
         self.max_cost = None if max_cost is None else float(max_cost)
+        self.cube = UnitCube(self.space)
         dists = list(self.space.values())
         self.is_cat = np.array([d.is_categorical for d in dists], dtype=bool)
         self.n_cats = np.array(
@@ -175,23 +170,10 @@ class Protein(SearchMethod):
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
         """Params -> a point in the model's space (unit cube; category index)."""
-        out = np.empty(len(self.names))
-        for i, (k, d) in enumerate(self.space.items()):
-            if d.is_categorical:
-                idx = category_index(d, params.get(k, d.center))
-                out[i] = idx if idx is not None else (category_index(d, d.center) or 0)
-            else:
-                out[i] = unit_point(d, params, k)
-        return out
+        return self.cube.encode(params)
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for i, (k, d) in enumerate(self.space.items()):
-            if d.is_categorical:
-                out[k] = to_plain((d.grid_values() or [])[int(round(x[i]))])
-            else:
-                out[k] = to_plain(d.from_unit(float(np.clip(x[i], 0.0, 1.0))))
-        return out
+        return self.cube.decode(x)
 
     def snap(self, x: np.ndarray) -> np.ndarray:
         """The model coordinates of the legal value ``x`` decodes to (ints, powers of two)."""

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
-from nested_sweeper.search.methods import make_method, params_key
+from nested_sweeper.search.methods import params_key
+from nested_sweeper.search.registry import make_method
 
 if TYPE_CHECKING:
     from nested_sweeper.search.methods import SearchMethod

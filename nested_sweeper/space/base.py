@@ -121,10 +121,10 @@ def _canon(v: Any) -> str:
 
 
 def _clip01(u: Any) -> float:
-    u = float(u)
-    if math.isnan(u):
+    x = float(u)
+    if math.isnan(x):
         raise ValueError("the unit coordinate u must be a number in [0, 1], got nan")
-    return min(max(u, 0.0), 1.0)
+    return min(max(x, 0.0), 1.0)
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -222,7 +222,7 @@ def _linear_map(low: float, high: float) -> _Affine:
 
 
 def _pow10(z: float) -> float:
-    return 10.0**z
+    return float(10.0**z)
 
 
 def _log_map(low: float, high: float) -> _Affine:
@@ -341,7 +341,7 @@ class Distribution(ABC):
     def to_config(self) -> dict[str, Any]:
         """The sweep-file form; ``parse_distribution(d.to_config()) == d``."""
         cfg: dict[str, Any] = {"distribution": self.kind}
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):  # type: ignore[arg-type]  # each concrete kind is a dataclass; the ABC is not
             v = getattr(self, f.name)
             if f.name in self._always or v != f.default:
                 cfg[f.name] = _config_value(v)

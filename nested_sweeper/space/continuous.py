@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class _Continuous(Distribution):
 
     @property
     def _m(self) -> _Map:
-        return self._map  # type: ignore[attr-defined,no-any-return]
+        return cast(_Map, vars(self)["_map"])  # set once by _set_map on the frozen instance
 
     @property
     def low(self) -> float:
@@ -136,7 +136,7 @@ class _ProteinPrior(_Continuous):
     when ``mean`` is given, else uniform in z."""
 
     mean: float | None
-    scale: float  # type: ignore[misc]  # a field here, a property on the base
+    scale: float
 
     def _draw(self, rng: np.random.Generator) -> float:
         m = self._m

@@ -174,12 +174,12 @@ class Categorical(Distribution):
 
     def to_unit(self, value: Any) -> float:
         i = self._index(value)
-        edges: tuple[float, ...] = self._edges  # type: ignore[attr-defined]
+        edges: tuple[float, ...] = vars(self)["_edges"]  # set once in __post_init__
         return (edges[i] + edges[i + 1]) / 2.0
 
     def from_unit(self, u: float) -> Any:
-        edges: tuple[float, ...] = self._edges  # type: ignore[attr-defined]
-        i = min(bisect_right(edges, _clip01(u)) - 1, self._last)  # type: ignore[attr-defined]
+        edges: tuple[float, ...] = vars(self)["_edges"]  # set once in __post_init__
+        i = min(bisect_right(edges, _clip01(u)) - 1, vars(self)["_last"])
         return copy.deepcopy(self.values[i])
 
     def grid_values(self) -> list[Any]:
@@ -189,7 +189,8 @@ class Categorical(Distribution):
     def center(self) -> Any:
         if self.probabilities is None:
             return copy.deepcopy(self.values[0])
-        best = max(range(len(self.values)), key=lambda i: (self.probabilities[i], -i))  # type: ignore[index]
+        probs = self.probabilities
+        best = max(range(len(self.values)), key=lambda i: (probs[i], -i))
         return copy.deepcopy(self.values[best])
 
     def contains(self, value: Any) -> bool:
@@ -231,7 +232,7 @@ class _Lattice(Distribution):
     """
 
     mean: float | None
-    scale: float  # type: ignore[misc]
+    scale: float
     grid_points: int | None
 
     @property
@@ -417,7 +418,7 @@ class UniformPow2(_Lattice):
         return int(self.max).bit_length() - 1
 
     def _v(self, e: int) -> int:
-        return 2 ** int(e)
+        return int(2 ** int(e))
 
     def _z(self, value: float) -> float:
         return math.log2(value)

@@ -81,7 +81,7 @@ DISTRIBUTION_NAMES: tuple[str, ...] = tuple(sorted([*_BY_NAME, "log_normal"]))
 
 
 def _field_names(cls: type[Distribution]) -> list[str]:
-    return [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return [f.name for f in fields(cls)]  # type: ignore[arg-type]  # each concrete kind is a dataclass
 
 
 def _infer_kind(cfg: Mapping[str, Any]) -> str:
@@ -157,7 +157,7 @@ def _check_keys(cfg: Mapping[str, Any], cls: type[Distribution]) -> None:
             )
     required = [
         f.name
-        for f in fields(cls)  # type: ignore[arg-type]
+        for f in fields(cls)  # type: ignore[arg-type]  # each concrete kind is a dataclass
         if f.default is MISSING and f.default_factory is MISSING
     ]
     missing = [k for k in required if k not in cfg]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
@@ -79,7 +79,12 @@ class _Quantized(Distribution):
 
     @property
     def _m(self) -> _Map:
-        return self._map  # type: ignore[attr-defined,no-any-return]
+        return cast(_Map, vars(self)["_map"])  # set once by _set_base on the frozen instance
+
+    @property
+    def _steps(self) -> tuple[int, int]:
+        """The lowest and highest multiple of q in the support (set once by _set_base)."""
+        return cast("tuple[int, int]", vars(self)["_k"])
 
     @property
     def is_int(self) -> bool:
@@ -91,7 +96,7 @@ class _Quantized(Distribution):
         return _nice(k * self.q)
 
     def _index(self, y: float) -> int:
-        klo, khi = self._k  # type: ignore[attr-defined]
+        klo, khi = self._steps
         return int(_clamp(round(y / self.q), klo, khi))
 
     def _quantize(self, y: float) -> Any:
@@ -99,11 +104,11 @@ class _Quantized(Distribution):
 
     @property
     def low(self) -> Any:
-        return self._value(self._k[0])  # type: ignore[attr-defined]
+        return self._value(self._steps[0])
 
     @property
     def high(self) -> Any:
-        return self._value(self._k[1])  # type: ignore[attr-defined]
+        return self._value(self._steps[1])
 
     def from_unit(self, u: float) -> Any:
         return self._quantize(self._m.value(_clip01(u)))
@@ -142,7 +147,7 @@ class _Quantized(Distribution):
             return len(self.grid_values() or [])
         if not self._m.bounded:
             return None
-        klo, khi = self._k  # type: ignore[attr-defined]
+        klo, khi = self._steps
         return khi - klo + 1
 
     def grid_values(self) -> list[Any] | None:
@@ -151,7 +156,7 @@ class _Quantized(Distribution):
             return sorted({_canon(v): v for v in (self.from_unit(u) for u in units)}.values())
         if not self._m.bounded:
             return None
-        klo, khi = self._k  # type: ignore[attr-defined]
+        klo, khi = self._steps
         if khi - klo + 1 > MAX_GRID_VALUES:
             raise SweepError(
                 f"{self.kind} has {khi - klo + 1} multiples of q={_fmt(self.q)}, too many for a grid",
@@ -166,7 +171,7 @@ class _Quantized(Distribution):
             return False
         r = float(value) / self.q
         k = round(r)
-        klo, khi = self._k  # type: ignore[attr-defined]
+        klo, khi = self._steps
         return abs(r - k) <= 1e-9 * max(1.0, abs(r)) and klo <= k <= khi
 
     def to_optuna(self) -> optuna.distributions.BaseDistribution:

@@ -96,18 +96,6 @@ class SweepSpec:
     def space(self) -> dict[str, Any]:
         return {path: p.distribution for path, p in self.parameters.items()}
 
-    def make_method(self, name: str | None = None, seed: int | None = None, **kwargs: Any) -> Any:
-        """The search method for this spec; its errors name the sweep file."""
-        from nested_sweeper.search.methods import make_method
-
-        seed = next(s for s in (seed, self.seed, 0) if s is not None)
-        try:
-            method = make_method(name or self.method, self.space, goal=self.goal, seed=seed, **kwargs)
-        except SweepError as err:
-            raise err.located(file=self.file) from None
-        method.active = self.active_params
-        return method
-
     def active_params(self, suggestion: Mapping[str, Any]) -> dict[str, Any]:
         """The suggestion without parameters whose ``when`` condition does not hold."""
         values = {**self.fixed, **suggestion}
