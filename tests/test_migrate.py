@@ -708,3 +708,19 @@ def test_mangled_legacy_files_are_refused_never_crash(name: str, choices: list[i
         assert "\n" not in str(error) and str(error).startswith(f"{name}: ")
         return
     assert result.text  # and what it wrote parses as a sweep (migrate_text checks it)
+
+
+def test_wandb_strict_hyperband_is_dropped_by_migrate_and_refused_by_the_loader() -> None:
+    """W&B's `strict` hyperband has no Optuna equivalent: migrate drops it with a note, and a
+    nested file that still holds it is refused, naming the key, instead of being ignored."""
+    from nested_sweeper.spec.spec import parse_spec
+
+    result = migrate_text((CORPUS / "wandb_local_hyperband.yaml").read_text(), file="w.yaml")
+    early = yaml.safe_load(result.text)["sweep"]["early_terminate"]
+    assert early == {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}
+    assert any(c.startswith("early_terminate.strict: dropped") for c in result.changes)
+    nested = {"sweep": {"metric": "acc", "parameters": {"x": {"min": 0.0, "max": 1.0}},
+                        "early_terminate": {"type": "hyperband", "min_iter": 1, "strict": False}}}
+    with pytest.raises(SweepError) as err:
+        parse_spec(nested, file="nested.yaml")
+    assert err.value.key == "sweep.early_terminate.strict" and "remove it" in str(err.value.fix)

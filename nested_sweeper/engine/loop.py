@@ -41,7 +41,7 @@ from nested_sweeper.engine.study import (
     fail_reasons,
 )
 from nested_sweeper.errors import SweepError
-from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState, best_record
 from nested_sweeper.search.registry import method_for
 from nested_sweeper.spec.spec import (
     SweepSpec,
@@ -484,10 +484,3 @@ def write_results(path: Path, records: list[TrialRecord], spec: SweepSpec) -> No
                                      "best_value": best.value,
                                      "best_run": best.attrs.get("run_name")}), path)
 
-
-def best_record(records: Sequence[TrialRecord], goal: str) -> TrialRecord | None:
-    scored = [r for r in records if r.ok and r.value is not None]
-    if not scored:
-        return None
-    pick = max if goal == "maximize" else min
-    return pick(scored, key=lambda r: r.value or 0.0)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from nested_sweeper.errors import SweepError
-from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState
+from nested_sweeper.records import INTERRUPTED, TrialRecord, TrialState, record_from_trial
 from nested_sweeper.storage import HEARTBEAT_S, is_storage_failure, make_storage, storage_error
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 SURPLUS = "surplus"
 # A trial created to claim a slot before its parameters are chosen (claim-before-suggest).
 PENDING = "pending"
-_STATES = {"RUNNING": TrialState.RUNNING, "COMPLETE": TrialState.COMPLETE,
-           "FAIL": TrialState.FAIL, "PRUNED": TrialState.PRUNED}
 
 
 def storage_call(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,21 +104,11 @@ class Study:
             # A finished trial never changes: convert it once, not once per round.
             record = self._finished.get(trial.number)
             if record is None:
-                record = self._record(trial)
+                record = record_from_trial(trial)
                 if trial.state.is_finished():
                     self._finished[trial.number] = record
             records.append(record)
         return records
-
-    @staticmethod
-    def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
-        value = trial.value if trial.state.name in ("COMPLETE", "PRUNED") else None
-        if value is None and trial.state.name == "PRUNED" and trial.intermediate_values:
-            value = trial.intermediate_values[max(trial.intermediate_values)]
-        return TrialRecord(number=trial.number, params=dict(trial.params),
-                           state=_STATES.get(trial.state.name, TrialState.FAIL),
-                           value=value, cost=trial.user_attrs.get("cost"),
-                           attrs=dict(trial.user_attrs))
 
     @storage_call
     def next_round(self) -> int:

@@ -50,9 +50,8 @@ from io import StringIO
 from typing import Any, TextIO
 
 from nested_sweeper.errors import SweepError
-from nested_sweeper.schema import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, METHODS
+from nested_sweeper.schema import DEFAULT_NUM_SAMPLES, DEFAULT_ROLLOUT_COUNT, LOGIT_EPS, METHODS
 from nested_sweeper.spec.carbs import (
-    LOGIT_EPS,
     ChoiceMarker,
     Marker,
     fixed_marker_value,
@@ -425,6 +424,12 @@ class _Migrator:
             del self.sweep["metric"]
             self.structural = True
             self._metric_mapping(metric, "sweep.metric")
+        early = self.sweep.get("early_terminate")
+        if isinstance(early, Mapping) and "strict" in early:
+            del early["strict"]
+            self.structural = True
+            self.changes.append("early_terminate.strict: dropped (W&B's strict hyperband; "
+                                "Optuna's HyperbandPruner, which runs it here, has no strict mode)")
 
     def _metric_mapping(self, metric: Mapping[str, Any], where: str) -> None:
         if "name" not in metric:

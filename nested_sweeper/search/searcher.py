@@ -2,7 +2,7 @@
 
 Example::
 
-    from hydra_plugins.nested_sweeper import Searcher
+    from nested_sweeper import Searcher
 
     s = Searcher({"x": {"min": -5.0, "max": 10.0}}, goal="minimize", method="protein", seed=0)
     for _ in range(20):
@@ -18,11 +18,11 @@ methods treat as the worst score seen.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nested_sweeper.errors import SweepError
-from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.records import TrialRecord, TrialState, best_record
 from nested_sweeper.search.methods import params_key
 from nested_sweeper.search.registry import make_method
 
@@ -154,14 +154,7 @@ class Searcher:
     @property
     def best(self) -> tuple[dict[str, Any], float] | None:
         """``(params, value)`` of the best finished trial, None before the first result."""
-        ok = [r for r in self._records if r.ok]
-        if not ok:
+        r = best_record(self._records, self.goal)
+        if r is None or r.value is None:
             return None
-        pick = max if self.goal == "maximize" else min
-        r = pick(ok, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
-        return dict(r.params), float(r.value)  # type: ignore[arg-type]
-
-    def tell_many(self, results: Sequence[tuple[Mapping[str, Any], float]]) -> None:
-        """``tell`` for several ``(params, value)`` pairs."""
-        for params, value in results:
-            self.tell(params, value)
+        return dict(r.params), float(r.value)

@@ -637,12 +637,15 @@ def _early_terminate(node: Any, file: str) -> EarlyTerminate | None:
         got = node.get("type") if isinstance(node, Mapping) else node
         raise SweepError(f"unknown early termination {got!r}", file=file, key=f"{key}.type",
                          fix="use {type: hyperband, min_iter: 1, eta: 3} or {type: median}")
-    allowed = {"type", "min_iter", "max_iter", "s", "eta", "min_runs", "strict"}
+    if "strict" in node:  # W&B's strict hyperband; Optuna's HyperbandPruner has no such mode
+        raise SweepError("W&B's hyperband 'strict' has no equivalent here", file=file,
+                         key=f"{key}.strict", fix="remove it (`nested-sweep migrate` does)")
+    allowed = {"type", "min_iter", "max_iter", "s", "eta", "min_runs"}
     unknown = sorted(set(node) - allowed)
     if unknown:
         raise SweepError(f"unknown keys {unknown}", file=file, key=key,
                          fix=f"use only {', '.join(sorted(allowed))}")
-    args = {k: v for k, v in node.items() if k in allowed - {"strict"}}
+    args = dict(node)
     for name in ("min_iter", "max_iter", "s", "min_runs"):
         value = args.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):

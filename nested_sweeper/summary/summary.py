@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from nested_sweeper.engine.study import SURPLUS
 from nested_sweeper.errors import SweepError
-from nested_sweeper.records import TrialRecord, TrialState
+from nested_sweeper.records import TrialRecord, TrialState, best_record, record_from_trial
 from nested_sweeper.storage import hide_password
 
 if TYPE_CHECKING:
@@ -63,15 +63,6 @@ PLOT_FILES = ("history.png", "params.png", "importance.png", "parallel.png")
 DB_NAME = "sweep.db"
 
 # Optuna states beyond ours: a WAITING (enqueued) trial has not finished either.
-_STATE_MAP = {
-    "COMPLETE": TrialState.COMPLETE,
-    "FAIL": TrialState.FAIL,
-    "PRUNED": TrialState.PRUNED,
-    "RUNNING": TrialState.RUNNING,
-    "WAITING": TrialState.RUNNING,
-}
-
-
 # --------------------------------------------------------------------------- the report
 
 
@@ -126,7 +117,7 @@ class SweepReport:
 
     @property
     def best(self) -> TrialRecord | None:
-        return _best_of(self.completed, self.goal)
+        return best_record(self.completed, self.goal)
 
     @property
     def rounds(self) -> dict[int | None, list[TrialRecord]]:
@@ -158,21 +149,11 @@ class SweepReport:
 
     def round_best(self, round_: int | None) -> TrialRecord | None:
         done = [t for t in self.completed if _round(t) == round_]
-        return _best_of(done, self.goal)
+        return best_record(done, self.goal)
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _best_of(trials: list[TrialRecord], goal: str) -> TrialRecord | None:
-    if not trials:
-        return None
-    pick = max if goal == "maximize" else min
-    # Ties go to the earliest trial, as Optuna's best_trial does.
-    return pick(
-        trials, key=lambda t: (t.value, -t.number) if goal == "maximize" else (t.value, t.number)
-    )
 
 
 def _round(trial: TrialRecord) -> int | None:
@@ -386,16 +367,7 @@ def report_from_study(study: optuna.Study, *, storage: str = "") -> SweepReport:
         if attrs.get(SURPLUS):
             # A racing worker's extra trial, failed before it ran: no run, no round.
             continue
-        cost = attrs.get("cost")
-        record = TrialRecord(
-            number=frozen.number,
-            params=dict(frozen.params),
-            state=_STATE_MAP.get(frozen.state.name, TrialState.RUNNING),
-            value=frozen.value if frozen.values is not None else None,
-            cost=float(cost) if _finite(cost) else None,
-            attrs=attrs,
-        )
-        trials.append(record)
+        trials.append(record_from_trial(frozen))
         for name, dist in frozen.distributions.items():
             distributions[name] = json.loads(distribution_to_json(dist))
     sweep_dir = study.user_attrs.get("sweep_dir")
