@@ -64,10 +64,10 @@ def record_from_trial(trial: Any) -> TrialRecord:
     if value is None and state is TrialState.PRUNED and trial.intermediate_values:
         value = trial.intermediate_values[max(trial.intermediate_values)]
     attrs = dict(trial.user_attrs)
-    cost = attrs.get("cost")
-    finite_cost = isinstance(cost, (int, float)) and math.isfinite(cost)
+    raw = attrs.get("cost")
+    cost = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
     return TrialRecord(number=trial.number, params=dict(trial.params), state=state, value=value,
-                       cost=float(cost) if finite_cost else None, attrs=attrs)
+                       cost=cost, attrs=attrs)
 
 
 def best_record(records: Iterable[TrialRecord], goal: str) -> TrialRecord | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
@@ -109,7 +109,8 @@ class Bayes(SearchMethod):
         from optuna.trial import TrialState as OState
 
         dists = self._optuna_space()
-        study = optuna.create_study(direction=self.goal, sampler=self._sampler(seed))
+        direction: Literal["maximize", "minimize"] = "maximize" if self.goal == "maximize" else "minimize"
+        study = optuna.create_study(direction=direction, sampler=self._sampler(seed))
         scores = {r.number: s for r, s in imputed_scores(history, self.goal)}
         sign = 1.0 if self.goal == "maximize" else -1.0
         for r in history:

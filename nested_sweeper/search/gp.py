@@ -44,12 +44,13 @@ class _Matern52(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        (deriv,) = ctx.saved_tensors
+        deriv: torch.Tensor = ctx.saved_tensors[0]
         return deriv * grad
 
 
 def matern52(sqd: torch.Tensor) -> torch.Tensor:
-    return _Matern52.apply(sqd)  # type: ignore[no-untyped-call]
+    out: torch.Tensor = _Matern52.apply(sqd)  # type: ignore[no-untyped-call]  # Function.apply is untyped
+    return out
 
 
 @dataclass
@@ -135,13 +136,15 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
     """Cholesky with growing jitter for nearly singular matrices (duplicate points)."""
     jitter = 0.0
     for _ in range(6):
+        L: torch.Tensor
         L, info = torch.linalg.cholesky_ex(
             K + jitter * torch.eye(len(K), dtype=K.dtype, device=K.device)
         )
         if int(info) == 0:
             return L
         jitter = 1e-8 if jitter == 0.0 else jitter * 10.0
-    raise torch.linalg.LinAlgError("kernel matrix is not positive definite")
+    # Public and documented, but missing from the stubs' torch.linalg exports.
+    raise torch.linalg.LinAlgError("kernel matrix is not positive definite")  # type: ignore[attr-defined]
 
 
 def _neg_log_posterior(
@@ -161,7 +164,8 @@ def _neg_log_posterior(
     nll = 0.5 * (a @ a) + L.diagonal().log().sum()
     loss = nll - _log_prior(isl, scale, noise)
     loss.backward()
-    return loss.detach().item(), raw.grad.numpy().copy()  # type: ignore[union-attr]
+    assert raw.grad is not None  # filled by backward()
+    return loss.detach().item(), raw.grad.numpy().copy()
 
 
 def fit_gp(

@@ -64,7 +64,7 @@ def imputed_scores(history: Sequence[TrialRecord], goal: str) -> list[tuple[Tria
     region is bad; with no finite observation at all they are left out (nothing to impute).
     """
     sign = 1.0 if goal == "maximize" else -1.0
-    ok = [(r, sign * float(r.value)) for r in history if r.ok]  # type: ignore[arg-type]
+    ok = [(r, sign * r.value) for r in history if r.ok and r.value is not None]
     if not ok:
         return []
     worst = min(s for _, s in ok)

@@ -316,7 +316,8 @@ class Protein(SearchMethod):
         import torch
 
         fm, fv = fail_gp.posterior(x)
-        return a + torch.special.log_ndtr((fm - cut) / fv.sqrt())
+        safe: torch.Tensor = torch.special.log_ndtr((fm - cut) / fv.sqrt())
+        return a + safe
 
     def _fit(
         self,
@@ -443,7 +444,7 @@ class Protein(SearchMethod):
 
         for i in np.flatnonzero(~self.is_cont):
             for j in range(len(xs)):
-                values = self._nearby(i, xs[j, i])
+                values = self._nearby(int(i), xs[j, i])
                 tries = np.repeat(xs[j : j + 1], len(values), axis=0)
                 tries[:, i] = values
                 with torch.no_grad():
@@ -460,7 +461,8 @@ class Protein(SearchMethod):
             return np.arange(self.n_cats[i], dtype=float)
         n = self.cells[i]
         k = np.unique(np.clip(math.floor(u * n) + np.array([-2, -1, 1, 2]), 0, n - 1))
-        return (k + 0.5) / n
+        cells: np.ndarray = (k + 0.5) / n
+        return cells
 
     def _maximize(self, acq: Any, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         import torch
@@ -501,7 +503,8 @@ class Protein(SearchMethod):
             vals = acq(x)
             total = -vals.sum()
             total.backward()
-            g = xc.grad.numpy().ravel()  # type: ignore[union-attr]
+            assert xc.grad is not None  # filled by backward()
+            g = xc.grad.numpy().ravel()
             value = total.detach().item()
             if not np.isfinite(value):
                 return 1e10, np.zeros_like(v)
@@ -562,7 +565,8 @@ def _is_real(v: Any) -> bool:
 
 def _standardize(v: np.ndarray) -> np.ndarray:
     sd = v.std()
-    return (v - v.mean()) / (sd if sd > 0 else 1.0)
+    z: np.ndarray = (v - v.mean()) / (sd if sd > 0 else 1.0)
+    return z
 
 
 def _positive(cost: float | None) -> float:
@@ -586,7 +590,8 @@ def warp(y: np.ndarray, how: str) -> np.ndarray:
         except (ValueError, FloatingPointError):  # pragma: no cover - scipy edge cases
             y = z
     std = y.std()
-    return (y - y.mean()) / (std if std > 0 else 1.0)
+    out: np.ndarray = (y - y.mean()) / (std if std > 0 else 1.0)
+    return out
 
 
 def pareto_front(score: np.ndarray, cost: np.ndarray) -> np.ndarray:

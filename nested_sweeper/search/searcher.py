@@ -124,7 +124,7 @@ class Searcher:
         if not failed and value is None:
             raise SweepError("tell() needs a value, or failed=True for a crashed run")
         state, attrs = TrialState.COMPLETE, {}
-        if failed or not math.isfinite(float(value)):  # type: ignore[arg-type]
+        if failed or value is None or not math.isfinite(float(value)):
             state, attrs = TrialState.FAIL, {"reason": "failed" if failed else "non-finite value"}
             value = None
         index = self._running_index(params)
