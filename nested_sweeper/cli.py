@@ -200,7 +200,7 @@ def migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from nested_sweeper.summary.summary import summary_main, watch_main
+    from nested_sweeper.summary import summary_main, watch_main
 
     if args.command == "monitor" or args.watch:
         if args.command == "summary" and (args.format != "table" or args.plots):

@@ -26,11 +26,17 @@ CREATE_TRIES = 8
 _CREATE_RACE = ("already exists", "UNIQUE constraint", "UniqueViolation", "database is locked",
                 "duplicate key")
 
-def make_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats; concurrent SQLite writers wait instead of failing."""
+def make_storage(url: str, *, read_only: bool = False) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats; concurrent SQLite writers wait instead of failing.
+
+    ``read_only`` (the summary): no tables created, no heartbeats, no journal switch, and
+    SQLAlchemy's own errors raised as they are (the summary words them for its command line).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if read_only:
+        return optuna.storages.RDBStorage(url, skip_table_creation=True)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}

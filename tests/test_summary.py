@@ -20,7 +20,7 @@ import pytest
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialState
-from nested_sweeper.summary.summary import (
+from nested_sweeper.summary import (
     PLOT_FILES,
     SweepReport,
     load_report,

@@ -35,7 +35,7 @@ class NestedSweeper(Sweeper):
         try:
             where = self._impl.sweep(arguments)
             if where is not None:  # hydra.sweeper.summary: the rounds and the best run
-                from nested_sweeper.summary.summary import print_table
+                from nested_sweeper.summary import print_table
 
                 print_table(*where)
             return None
