@@ -127,7 +127,7 @@ def time_basic_sweeper(timers: dict[str, float]) -> None:
 
 def install_timers(timers: dict[str, float]) -> None:
     """Time the sweep loop, the method's suggest and the launcher from inside the sweeper."""
-    from nested_sweeper.engine import loop as _impl
+    from nested_sweeper.engine import loop
 
     def timed(owner: Any, name: str, key: str) -> None:
         original = getattr(owner, name)
@@ -142,15 +142,15 @@ def install_timers(timers: dict[str, float]) -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(_impl.SweepLoop, "run", "loop")
-    timed(_impl.SweepLoop, "suggest", "suggest")
-    setup = _impl.NestedSweeperImpl.setup
+    timed(loop.SweepLoop, "run", "loop")
+    timed(loop.SweepLoop, "suggest", "suggest")
+    setup = loop.NestedSweeperImpl.setup
 
     def setup_and_time_launcher(self: Any, **kwargs: Any) -> None:
         setup(self, **kwargs)
         timed(self.launcher, "launch", "launch")
 
-    _impl.NestedSweeperImpl.setup = setup_and_time_launcher
+    loop.NestedSweeperImpl.setup = setup_and_time_launcher
 
 
 def child(opts: argparse.Namespace) -> None:
