@@ -141,6 +141,28 @@ def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path: Path, timeout: str) ->
     assert count["COMPLETE"] == 4 and count["RUNNING"] == 0
 
 
+CTRL_C_AT_FORK = """
+import os, signal, time
+from nested_sweeper.engine.run import ctrl_c_pressed, run_in_child
+# The Ctrl-C lands at the worst moment: inside the parent's after-fork hooks, where Python
+# only prints "Exception ignored" for the KeyboardInterrupt it raises.
+os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
+try:
+    run_in_child(lambda: time.sleep(30), timeout=60)
+except KeyboardInterrupt:
+    print("stopped", ctrl_c_pressed())
+else:
+    print("ran on")
+"""
+
+
+def test_ctrl_c_during_the_fork_stops_the_run() -> None:
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_AT_FORK], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.split() == ["stopped", "True"], proc.stdout + proc.stderr[-2000:]
+    assert "Exception ignored" not in proc.stderr
+
+
 # ---------------------------------------------------------------------------- item 4
 
 

@@ -153,19 +153,29 @@ def run_in_child(fn: Callable[[], Any], timeout: float) -> Any:
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_fd)
-        _child_main(fn, write_fd)
-    os.close(write_fd)
-    try:
-        with ctrl_c_watch():
+    # SIGINT is held across the fork: one that lands inside os.fork's after-fork hooks
+    # (logging's lock release) is printed as "Exception ignored" and lost, and the sweep runs
+    # on. Held, it is delivered when the mask is restored: to the watch here, and in the child
+    # once its own handler is in place.
+    with ctrl_c_watch():
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            raise
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            _child_main(fn, write_fd, mask)
+        os.close(write_fd)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             payload, status = _read_result(read_fd, pid, time.monotonic() + timeout)
-    except BaseException:
-        _stop_child(pid, graceful=ctrl_c_pressed())
-        raise
-    finally:
-        os.close(read_fd)
+        except BaseException:
+            _stop_child(pid, graceful=ctrl_c_pressed())
+            raise
+        finally:
+            os.close(read_fd)
     _kill_group(pid)  # past the deadline, or processes the run left behind
     if status is None:
         status = os.waitpid(pid, 0)[1]
@@ -229,7 +239,7 @@ def _exit_text(status: int | None) -> str:
     return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
-def _child_main(fn: Callable[[], Any], fd: int) -> None:
+def _child_main(fn: Callable[[], Any], fd: int, mask: set[int | signal.Signals]) -> None:
     """Run ``fn`` and write ("ok", value) or ("raised", error) to ``fd``; exit without cleanup
     (the parent's atexit handlers, database connections and threads are not the child's)."""
     code = 0
@@ -237,6 +247,7 @@ def _child_main(fn: Callable[[], Any], fd: int) -> None:
         os.setpgid(0, 0)  # its own group: a timeout kills what it started too
         _die_with_parent()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held since the fork
         try:
             result: tuple[str, Any] = ("ok", fn())
         except BaseException as err:  # reported to the parent, which fails the run with it
