@@ -294,10 +294,15 @@ class InvLogUniform(_Continuous):
         return f"1/exp[{_fmt(self.min)}, {_fmt(self.max)}] = [{_fmt(self.low)}, {_fmt(self.high)}]"
 
 
-def _mu_sigma(self: Any) -> tuple[float, float]:
+def _normal_cdf(self: Any, *, log: bool) -> _Cdf:
+    """Check and store ``mu``/``sigma`` of a (log-)normal kind; its CDF map, range checked."""
     mu = _number("mu", self.mu)
     sigma = _positive("sigma", self.sigma, "sigma is a standard deviation > 0, e.g. sigma: 1")
-    return mu, sigma
+    object.__setattr__(self, "mu", mu)
+    object.__setattr__(self, "sigma", sigma)
+    m = _Cdf(mu, sigma, log=log)
+    _check_cdf_range(self, m)
+    return m
 
 
 def _check_cdf_range(self: Any, m: _Cdf) -> None:
@@ -322,13 +327,8 @@ class Normal(_Continuous):
     grid_points: int | None = None
 
     def __post_init__(self) -> None:
-        mu, sigma = _mu_sigma(self)
-        object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "grid_points", _check_grid_points(self.grid_points))
-        m = _Cdf(mu, sigma, log=False)
-        _check_cdf_range(self, m)
-        self._set_map(m)
+        self._set_map(_normal_cdf(self, log=False))
 
     def _range_text(self) -> str:
         return f"N({_fmt(self.mu)}, {_fmt(self.sigma)})"
@@ -345,13 +345,8 @@ class WandbLogNormal(_Continuous):
     grid_points: int | None = None
 
     def __post_init__(self) -> None:
-        mu, sigma = _mu_sigma(self)
-        object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "grid_points", _check_grid_points(self.grid_points))
-        m = _Cdf(mu, sigma, log=True)
-        _check_cdf_range(self, m)
-        self._set_map(m)
+        self._set_map(_normal_cdf(self, log=True))
 
     def _range_text(self) -> str:
         return f"exp(N({_fmt(self.mu)}, {_fmt(self.sigma)}))"

@@ -18,7 +18,6 @@ from nested_sweeper.space.base import (
     MAX_Q_STEPS,
     Distribution,
     _canon,
-    _Cdf,
     _check_grid_points,
     _check_span,
     _clamp,
@@ -36,9 +35,8 @@ from nested_sweeper.space.base import (
 from nested_sweeper.space.continuous import (
     _ab,
     _bounds,
-    _check_cdf_range,
     _exp_bounds,
-    _mu_sigma,
+    _normal_cdf,
     _warn_value_like_exponents,
 )
 
@@ -258,12 +256,7 @@ class QNormal(_Quantized):
     grid_points: int | None = None
 
     def __post_init__(self) -> None:
-        mu, sigma = _mu_sigma(self)
-        object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "sigma", sigma)
-        m = _Cdf(mu, sigma, log=False)
-        _check_cdf_range(self, m)
-        self._set_base(m)
+        self._set_base(_normal_cdf(self, log=False))
 
     def _range_text(self) -> str:
         return f"N({_fmt(self.mu)}, {_fmt(self.sigma)}) q={_fmt(self.q)}"
@@ -281,12 +274,7 @@ class QLogNormal(_Quantized):
     grid_points: int | None = None
 
     def __post_init__(self) -> None:
-        mu, sigma = _mu_sigma(self)
-        object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "sigma", sigma)
-        m = _Cdf(mu, sigma, log=True)
-        _check_cdf_range(self, m)
-        self._set_base(m)
+        self._set_base(_normal_cdf(self, log=True))
 
     def _range_text(self) -> str:
         return f"exp(N({_fmt(self.mu)}, {_fmt(self.sigma)})) q={_fmt(self.q)}"
