@@ -94,3 +94,20 @@ ray-env: $(RAY_STAMP)
 $(RAY_STAMP): pyproject.toml $(TORCH_CONSTRAINTS)
 	$(call uv_install,$(RAY_VENV),-e . 'hydra-ray-launcher==1.2.2')
 	touch $(RAY_STAMP)
+
+# The peers of bench/optimizers.py. HEBO 0.3.6 needs numpy<1.25 and scipy<1.13 (its GPy has
+# wheels there and fails to build from source above them), which W&B's sweeps and Ax do not
+# share: it gets an environment of its own, which bench/optimizers.py calls for the `hebo` runs.
+BENCH_VENV ?= .venv-bench
+HEBO_VENV ?= .venv-hebo
+.PHONY: bench-env
+
+bench-env: $(BENCH_VENV)/.installed $(HEBO_VENV)/.installed
+
+$(BENCH_VENV)/.installed: pyproject.toml $(TORCH_CONSTRAINTS)
+	$(call uv_install,$(BENCH_VENV),-e '.[bench]')
+	touch $@
+
+$(HEBO_VENV)/.installed: pyproject.toml $(TORCH_CONSTRAINTS)
+	$(call uv_install,$(HEBO_VENV),-e . 'hebo==0.3.6' 'numpy<1.25' 'scipy<1.13')
+	touch $@

@@ -11,7 +11,7 @@ import torch
 
 from nested_sweeper.errors import SweepError
 from nested_sweeper.records import TrialRecord, TrialState
-from nested_sweeper.search.gp import fit_gp, log_ei
+from nested_sweeper.search.gp import _neg_log_posterior, fit_gp, fit_hyper, log_ei, sq_dist
 from nested_sweeper.search.protein import Protein, pareto_front, refit_point, warp
 from nested_sweeper.space import parse_distribution
 
@@ -191,6 +191,27 @@ def test_settings_are_validated() -> None:
         Protein(space(BOX), output_warp="log")
     with pytest.raises(SweepError, match="unknown setting"):
         Protein(space(BOX), n_random=3)
+
+
+def test_fit_restarts_are_validated_and_never_fit_worse() -> None:
+    with pytest.raises(SweepError, match="fit_restarts"):
+        Protein(space(BOX), fit_restarts=-1)
+    cat = np.zeros(3, dtype=bool)
+    gaps = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        X = rng.random((25, 3))
+        y = np.sin(9 * X[:, 0]) * np.cos(7 * X[:, 1]) + (X[:, 2] > 0.8)
+        y = (y - y.mean()) / y.std()
+        sqd = sq_dist(torch.from_numpy(X), torch.from_numpy(X), torch.from_numpy(cat))
+        value = [
+            _neg_log_posterior(
+                fit_hyper(X, y, cat, restarts=r, rng=np.random.default_rng(0)).vector(),
+                sqd, torch.from_numpy(y), False)[0]
+            for r in (0, 3)
+        ]
+        gaps.append(value[1] - value[0])
+    assert max(gaps) <= 1e-9, gaps
 
 
 # --------------------------------------------------------------------------- helpers and GP

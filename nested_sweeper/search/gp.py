@@ -189,6 +189,7 @@ def fit_hyper(
     max_iter: int = 60,
     deterministic: bool = False,
     rng: np.random.Generator | None = None,
+    restarts: int = 0,
 ) -> Hyper:
     """The MAP hyperparameters of a GP on ``(X, y)``.
 
@@ -201,25 +202,44 @@ def fit_hyper(
             and a random half of the rest) to bound the O(n^3) cost; the posterior uses all.
         max_iter: L-BFGS-B iterations.
         deterministic: fix the noise at its floor (noise-free objective).
-        rng: picks the random part of the fitting subset.
+        rng: picks the random part of the fitting subset (and the restarts' starts).
+        restarts: extra L-BFGS-B runs from random lengthscales; the best posterior wins.
+            One start can settle in the basin of "everything is noise" or of one
+            lengthscale per point; the marginal likelihood has several optima.
     """
     from scipy.optimize import minimize
 
     Xt, yt, cat = torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(is_cat)
-    idx = _fit_subset(y, max_fit, rng or np.random.default_rng(0))
+    rng = rng or np.random.default_rng(0)
+    idx = _fit_subset(y, max_fit, rng)
     sqd = sq_dist(Xt[idx], Xt[idx], cat)
     start = (init or Hyper.default(X.shape[1])).vector()
     bounds = [(-9.0, 9.0)] * X.shape[1] + [(-7.0, 5.0), (-14.0, 3.0)]
-    res = minimize(
-        _neg_log_posterior,
-        np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds]),
-        args=(sqd, yt[idx], deterministic),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": max_iter, "gtol": 1e-3},
-    )
-    hyper = Hyper.from_vector(res.x if np.all(np.isfinite(res.x)) else start)
+    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+    starts = [np.clip(start, lo, hi)]
+    for i in range(restarts):
+        other = start.copy()
+        if i == 0:  # the noise-free explanation: short lengthscales, noise at its floor
+            other[: X.shape[1]] += 2.0
+            other[-1] = lo[-1]
+        else:
+            other[: X.shape[1]] = rng.uniform(-2.0, 4.0, size=X.shape[1])
+            other[-1] = rng.uniform(-12.0, -3.0)
+        starts.append(np.clip(other, lo, hi))
+    best_x, best_f = start, math.inf
+    for x0 in starts:
+        res = minimize(
+            _neg_log_posterior,
+            x0,
+            args=(sqd, yt[idx], deterministic),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter, "gtol": 1e-3},
+        )
+        if np.all(np.isfinite(res.x)) and float(res.fun) < best_f:
+            best_x, best_f = res.x, float(res.fun)
+    hyper = Hyper.from_vector(best_x)
     if deterministic:
         hyper.log_noise = -30.0
     return hyper
