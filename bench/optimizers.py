@@ -65,6 +65,14 @@ class Param:
     high: float = 1.0
     choices: tuple[Any, ...] = ()
 
+    @property
+    def int_bounds(self) -> tuple[int, int]:
+        """An int's bounds; a pow2's exponents, as a user of a tool without powers of two
+        writes them (``_from_pow2_exponent`` turns them back)."""
+        if self.kind == "pow2":
+            return int(math.log2(self.low)), int(math.log2(self.high))
+        return int(self.low), int(self.high)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -285,6 +293,10 @@ class Adapter:
     def tell(self, params: dict[str, Any], loss: float, cost: float) -> None:
         raise NotImplementedError
 
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        """A finished trial the method did not suggest (the timing's history)."""
+        self.tell(params, loss, cost)
+
 
 def ours_space(problem: Problem) -> dict[str, dict[str, Any]]:
     """The sweep-file form; no ``mean``: the centre is the middle, the same start peers get."""
@@ -316,6 +328,12 @@ class Ours(Adapter):
     def ask(self) -> dict[str, Any]:
         return self.s.ask()
 
+    def ask_batch(self, n: int) -> list[dict[str, Any]]:
+        return self.s.ask_batch(n)
+
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        self.s.tell(params, value=loss, cost=cost)
+
     def tell(self, params: dict[str, Any], loss: float, cost: float) -> None:
         self.s.tell(params, value=loss, cost=cost)
 
@@ -331,10 +349,8 @@ def _optuna_dists(problem: Problem) -> dict[str, Any]:
             out[p.name] = F(p.low, p.high)
         elif p.kind == "log":
             out[p.name] = F(p.low, p.high, log=True)
-        elif p.kind == "int":
-            out[p.name] = I(int(p.low), int(p.high))
-        elif p.kind == "pow2":  # the exponent, as a user would write it
-            out[p.name] = I(int(math.log2(p.low)), int(math.log2(p.high)))
+        elif p.kind in ("int", "pow2"):
+            out[p.name] = I(*p.int_bounds)
         else:
             out[p.name] = C(list(p.choices))
     return out
@@ -371,6 +387,13 @@ class OptunaPeer(Adapter):
 
     def tell(self, params: dict[str, Any], loss: float, cost: float) -> None:
         self.study.tell(self._trials.pop(0), loss)
+
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        import optuna
+
+        self.study.add_trial(
+            optuna.trial.create_trial(params=params, distributions=self.dists, value=loss)
+        )
 
 
 class WandbPeer(Adapter):
@@ -426,6 +449,10 @@ class WandbPeer(Adapter):
                 summary_metrics={"loss": loss},
             )
         )
+
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        self._raw.append(params)
+        self.tell(params, loss, cost)
 
 
 class PufferPeer(Adapter):
@@ -491,10 +518,8 @@ class SmacPeer(Adapter):
         for p in problem.params:
             if p.kind in ("float", "log"):
                 cs.add(Float(p.name, (p.low, p.high), log=p.kind == "log"))
-            elif p.kind == "int":
-                cs.add(Integer(p.name, (int(p.low), int(p.high))))
-            elif p.kind == "pow2":
-                cs.add(Integer(p.name, (int(math.log2(p.low)), int(math.log2(p.high)))))
+            elif p.kind in ("int", "pow2"):
+                cs.add(Integer(p.name, p.int_bounds))
             else:
                 cs.add(Categorical(p.name, list(p.choices)))
         # n_trials sizes its initial design (a quarter of the trials at most)
@@ -517,6 +542,13 @@ class SmacPeer(Adapter):
 
         self.smac.tell(self._infos.pop(0), TrialValue(cost=loss))
 
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        from ConfigSpace import Configuration
+        from smac.runhistory.dataclasses import TrialInfo, TrialValue
+
+        config = Configuration(self.smac.scenario.configspace, values=params)
+        self.smac.tell(TrialInfo(config=config, seed=0), TrialValue(cost=loss))
+
 
 class AxPeer(Adapter):
     """Ax (``ax-platform``) with its default generation strategy: Sobol, then BoTorch."""
@@ -532,10 +564,8 @@ class AxPeer(Adapter):
                     name=p.name, parameter_type="float", bounds=(p.low, p.high),
                     scaling="log" if p.kind == "log" else None))
             elif p.kind in ("int", "pow2"):
-                lo, hi = (int(p.low), int(p.high)) if p.kind == "int" else (
-                    int(math.log2(p.low)), int(math.log2(p.high)))
                 params.append(RangeParameterConfig(name=p.name, parameter_type="int",
-                                                   bounds=(lo, hi)))
+                                                   bounds=p.int_bounds))
             else:
                 params.append(ChoiceParameterConfig(name=p.name, parameter_type="str",
                                                     values=list(p.choices), is_ordered=False))
@@ -556,6 +586,10 @@ class AxPeer(Adapter):
     def tell(self, params: dict[str, Any], loss: float, cost: float) -> None:
         self.client.complete_trial(trial_index=self._pending.pop(0), raw_data={"loss": loss})
 
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        index = self.client.attach_trial(parameters=params)
+        self.client.complete_trial(trial_index=index, raw_data={"loss": loss})
+
 
 class HeboPeer(Adapter):
     """HEBO (Huawei's winner of the NeurIPS 2020 black-box challenge), as shipped: its
@@ -575,11 +609,9 @@ class HeboPeer(Adapter):
                 spec.append({"name": p.name, "type": "num", "lb": p.low, "ub": p.high})
             elif p.kind == "log":
                 spec.append({"name": p.name, "type": "pow", "lb": p.low, "ub": p.high})
-            elif p.kind == "int":
-                spec.append({"name": p.name, "type": "int", "lb": int(p.low), "ub": int(p.high)})
-            elif p.kind == "pow2":
-                spec.append({"name": p.name, "type": "int", "lb": int(math.log2(p.low)),
-                             "ub": int(math.log2(p.high))})
+            elif p.kind in ("int", "pow2"):
+                lo, hi = p.int_bounds
+                spec.append({"name": p.name, "type": "int", "lb": lo, "ub": hi})
             else:
                 spec.append({"name": p.name, "type": "cat", "categories": list(p.choices)})
         self.problem = problem
@@ -600,6 +632,11 @@ class HeboPeer(Adapter):
 
     def tell(self, params: dict[str, Any], loss: float, cost: float) -> None:
         self.opt.observe(self._rows.pop(0), np.array([[loss]]))
+
+    def observe(self, params: dict[str, Any], loss: float, cost: float) -> None:
+        import pandas as pd
+
+        self.opt.observe(pd.DataFrame([params]), np.array([[loss]]))
 
 
 def _plain_number(v: Any) -> Any:
@@ -628,11 +665,29 @@ METHODS: dict[str, Callable[[Problem, int], Adapter]] = {
     "hebo": HeboPeer,
     "puffer:protein": PufferPeer,
 }
+#: left out of ``--quick``: seconds per suggestion here (Ax ~0.5-2 s, HEBO ~3-5 s, SMAC's GP
+#: ~1 s at 50 trials) or per start (SMAC's facades: ~6 s)
+SLOW = {"smac:bb", "smac:hpo", "ax:botorch", "hebo"}
 #: ``--protein key=value,...``: protein settings under trial (worker processes are forked)
 PROTEIN_SETTINGS: dict[str, Any] = {}
 COST_AWARE = {"ours:protein", "puffer:protein"}
 
 # --------------------------------------------------------------------------- running
+
+
+def _settings(text: str) -> dict[str, Any]:
+    """``--protein n_init=5,deterministic=true`` -> {"n_init": 5, "deterministic": True}."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise argparse.ArgumentTypeError(f"{item!r}: write key=value (e.g. n_init=5)")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: the value is not JSON (e.g. n_init=5)") from None
+    return out
 
 
 def run_one(
@@ -749,20 +804,7 @@ def _seed_history(adapter: Adapter, problem: Problem, n: int, rng: np.random.Gen
     """Feed ``n`` uniformly random finished trials without asking the method for them."""
     for _ in range(n):
         params = {p.name: float(rng.uniform(p.low, p.high)) for p in problem.params}
-        loss, cost = problem.fn(params)
-        if isinstance(adapter, Ours):
-            adapter.s.tell(params, value=loss, cost=cost)
-        elif isinstance(adapter, OptunaPeer):
-            import optuna
-
-            adapter.study.add_trial(
-                optuna.trial.create_trial(params=params, distributions=adapter.dists, value=loss)
-            )
-        elif isinstance(adapter, WandbPeer):
-            adapter._raw.append(params)
-            adapter.tell(params, loss, cost)
-        else:
-            adapter.tell(params, loss, cost)
+        adapter.observe(params, *problem.fn(params))
 
 
 # --------------------------------------------------------------------------- report
@@ -967,17 +1009,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=50)
     # seeds 0-39 were used while choosing protein's defaults: the table uses fresh ones
     ap.add_argument("--seed-offset", type=int, default=40, help="first seed")
-    ap.add_argument("--problems", default=",".join(p for p in PROBLEMS if p not in TUNING),
-                    help="comma-separated; 'tuning' names the functions settings are chosen on")
-    ap.add_argument("--methods", default=",".join(m for m in METHODS if m != "puffer:protein"))
+    ap.add_argument("--problems", help="comma-separated (default: all but the tuning functions; "
+                    "--quick: also without hgb, ~1-3 s a trial); 'tuning' names those")
+    ap.add_argument("--methods", help="comma-separated (default: all but PufferLib's; --quick: "
+                    "also without the peers that take seconds per suggestion)")
     ap.add_argument("--puffer", action="store_true", help="add PufferLib's Protein (slow)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--raw", action="store_true", help="also save every trial of every run")
     ap.add_argument("--render", metavar="JSON", help="only re-write the markdown of a results file")
-    ap.add_argument("--protein", default="", metavar="K=V,...",
-                    help="protein settings to try (choose them on --problems tuning)")
+    ap.add_argument("--protein", default={}, type=_settings, metavar="K=V,...",
+                    help="protein settings to try, values in JSON (choose them on --problems tuning)")
     ap.add_argument("--batch", type=int, default=1, help="suggestions asked per round")
     ap.add_argument("--call", help=argparse.SUPPRESS)  # a peer's own environment runs one task
     args = ap.parse_args(argv)
@@ -987,13 +1030,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.render:
         return render(Path(args.render))
-    for item in filter(None, args.protein.split(",")):
-        key, value = item.split("=", 1)
-        PROTEIN_SETTINGS[key] = json.loads(value)
+    PROTEIN_SETTINGS.update(args.protein)
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 3), min(args.trials, 25)
-    methods = args.methods.split(",") + (["puffer:protein"] if args.puffer else [])
-    problems = [q for p in args.problems.split(",") for q in (TUNING if p == "tuning" else (p,))]
+    skip = {"puffer:protein"} | (SLOW if args.quick else set())
+    chosen = args.methods.split(",") if args.methods else [m for m in METHODS if m not in skip]
+    methods = chosen + (["puffer:protein"] if args.puffer else [])
+    default = [p for p in PROBLEMS if p not in TUNING and not (args.quick and p == "hgb")]
+    named = args.problems.split(",") if args.problems else default
+    problems = [q for p in named for q in (TUNING if p == "tuning" else (p,))]
     # cost-aware runs stop at the budget (quick: half of it), the others at --trials
     scale = 0.5 if args.quick else 1.0
     limits = {

@@ -158,7 +158,8 @@ def validate(args: argparse.Namespace, out: TextIO) -> int:
     # (its defaults list applied, command-line overrides on top), as in a real sweep.
     config, own = split_sweep_keys(plain)
     spec = load_spec(path, config=config, file=file, overrides=own)
-    method_for(spec)  # a grid over a continuous parameter is found here, not at launch
+    # a grid over a continuous parameter, or a bad method_kwargs, is found here, not at launch
+    method_for(spec, **spec.method_kwargs)
     from nested_sweeper.engine.check import check_space, configured_check, load_check
 
     check_space(spec, config, load_check(configured_check(args.config_dir, args.config_name)))

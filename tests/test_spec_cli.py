@@ -144,6 +144,12 @@ BAD = [
      "sweep.parameters.env.game", "e.g. env.game.width"),
     ("sweep:\n  env: {game: 5}\n", "sweep.env.game", "e.g. env.game.width"),
     ("sweep:\n  env: 5\n", "sweep.env", "e.g. env.num_envs"),
+    # a method's settings are checked by validate, not first at launch
+    ("sweep:\n  method: protein\n  method_kwargs: {fit_restarts: many}\n  parameters:\n"
+     "    trainer.learning_rate: {min: 0.001, max: 0.1}\n",
+     "sweep.method_kwargs.fit_restarts", "e.g. fit_restarts: 3"),
+    ("sweep:\n  method: protein\n  method_kwargs: {n_init: 0}\n  parameters:\n"
+     "    trainer.learning_rate: {min: 0.001, max: 0.1}\n", "sweep.n_init", "e.g. n_init: 3"),
 ]
 
 

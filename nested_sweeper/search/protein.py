@@ -131,22 +131,17 @@ class Protein(SearchMethod):
                 key="sweep.output_warp",
                 fix=f"use one of {list(OUTPUT_WARPS)}",
             )
-        if int(n_init) < 1:
-            raise SweepError("n_init must be >= 1", key="sweep.n_init")
-        if int(fit_restarts) < 0:
-            raise SweepError("fit_restarts must be >= 0", key="sweep.method_kwargs.fit_restarts",
-                             fix="e.g. fit_restarts: 3")
-        self.n_init = int(n_init)
+        self.n_init = _count("n_init", n_init, 1, key="sweep.n_init")
         self.cost_aware = bool(cost_aware)
         self.cost_weight = float(cost_weight)
         self.output_warp = output_warp
-        self.n_candidates = int(n_candidates)
-        self.n_polish = int(n_polish)
-        self.max_fit = int(max_fit)
+        self.n_candidates = _count("n_candidates", n_candidates, 2)
+        self.n_polish = _count("n_polish", n_polish, 1)
+        self.max_fit = _count("max_fit", max_fit, 2)
         self.deterministic = bool(deterministic)
         self.seed_with_search_center = bool(seed_with_search_center)
         self.max_cost = None if max_cost is None else float(max_cost)
-        self.fit_restarts = int(fit_restarts)
+        self.fit_restarts = _count("fit_restarts", fit_restarts, 0)
         self.cube = UnitCube(self.space)
         dists = list(self.space.values())
         self.is_cat = np.array([d.is_categorical for d in dists], dtype=bool)
@@ -569,6 +564,16 @@ def refit_point(n: int, every_up_to: int = 20) -> int:
     while math.ceil(k * 1.1) <= n:
         k = math.ceil(k * 1.1)
     return k
+
+
+def _count(name: str, value: Any, minimum: int, *, key: str | None = None) -> int:
+    """An integer setting, or a SweepError that names its key (not int()'s ValueError)."""
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or value < minimum:
+        raise SweepError(f"{name} must be an integer >= {minimum}, got {value!r}",
+                         key=key or f"sweep.method_kwargs.{name}",
+                         fix=f"e.g. {name}: {max(minimum, 3)}")
+    return int(value)
 
 
 def _is_real(v: Any) -> bool:
