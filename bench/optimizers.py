@@ -42,7 +42,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -758,6 +758,51 @@ def _run_in(python: str, fn: str, *args: Any) -> dict[str, Any]:
     return result
 
 
+#: the packages each method's results depend on (its own code is hashed too)
+_PACKAGES = {"ours": ("torch", "scipy"), "optuna": ("optuna",), "wandb": ("sweeps",),
+             "smac": ("smac",), "ax": ("ax-platform", "botorch"), "hebo": ("hebo",),
+             "puffer": ("pufferlib-core",)}
+_ADAPTERS = {"ours": "Ours", "optuna": "OptunaPeer", "wandb": "WandbPeer", "smac": "SmacPeer",
+             "ax": "AxPeer", "hebo": "HeboPeer", "puffer": "PufferPeer"}
+
+
+def run_key(task: tuple[Any, ...]) -> str:
+    """What one run's result is a function of: the task, the problem's and the method's
+    code, the packages it uses, and protein's settings. A changed line gives a new key, so
+    ``--cache`` never reuses a run the current code would not repeat."""
+    import hashlib
+    import inspect
+    from importlib.metadata import PackageNotFoundError, version
+
+    problem_name, method = task[0], task[1]
+    family = method.split(":")[0]
+    problem = PROBLEMS[problem_name]
+    h = hashlib.sha1(repr((problem.params, problem.optimum, problem.noisy)).encode())
+    h.update(inspect.getsource(problem.fn).encode())
+    h.update(inspect.getsource(globals()[_ADAPTERS[family]]).encode())
+    for pkg in ("numpy", *_PACKAGES[family]):
+        try:
+            h.update(f"{pkg}=={version(pkg)}".encode())
+        except PackageNotFoundError:  # HEBO: pinned in its own environment (Makefile)
+            h.update(f"{pkg} in {PEER_ENVS.get(method, ('', 'this env'))[1]}".encode())
+    if family == "ours":
+        for f in sorted((ROOT / "nested_sweeper").rglob("*.py")):
+            h.update(f.read_bytes())
+        h.update(json.dumps(PROTEIN_SETTINGS, sort_keys=True).encode())
+    return json.dumps([*task, h.hexdigest()[:16]])
+
+
+def load_cache(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every finished run in ``folder/*.jsonl`` (one JSON line per run, keyed by run_key)."""
+    out = {}
+    for f in sorted(folder.glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            with contextlib.suppress(json.JSONDecodeError, KeyError):  # a line cut by a kill
+                row = json.loads(line)
+                out[row["key"]] = row["result"]
+    return out
+
+
 def regret_at(losses: list[float], optimum: float, t: int) -> float:
     return max(0.0, min(losses[:t]) - optimum)
 
@@ -927,7 +972,9 @@ def markdown(
     lines = [
         f"Command: `{meta['command']}`  ",
         f"Machine: {meta['machine']}; seeds {first}-{first + meta['seeds'] - 1}, "
-        f"{meta['trials']} trials, wall {meta['wall_s']:.0f} s.",
+        f"{meta['trials']} trials, wall {meta['wall_s']:.0f} s"
+        + (f" ({meta['cached_runs']} runs reused from --cache, each from the same code)."
+           if meta.get("cached_runs") else "."),
         "",
     ]
     limits = {int(t) for by_t in summary["regret"].values() for t in by_t}
@@ -1022,6 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protein", default={}, type=_settings, metavar="K=V,...",
                     help="protein settings to try, values in JSON (choose them on --problems tuning)")
     ap.add_argument("--batch", type=int, default=1, help="suggestions asked per round")
+    ap.add_argument("--cache", metavar="DIR", help="keep each finished run in DIR (one JSONL "
+                    "file per method) and reuse the runs whose code and settings are unchanged")
     ap.add_argument("--call", help=argparse.SUPPRESS)  # a peer's own environment runs one task
     args = ap.parse_args(argv)
     if args.call:
@@ -1051,19 +1100,34 @@ def main(argv: list[str] | None = None) -> int:
         PROBLEMS[p] = replace(PROBLEMS[p], max_trials=limits[p][0], budget=limits[p][1])
 
     t0 = time.time()
+    # seed by seed: a run stopped early (with --cache) has whole seeds of every problem
     tasks = [
         (p, m, s, *limits[p], args.batch)
+        for s in range(args.seed_offset, args.seed_offset + args.seeds)
         for p in problems
         for m in methods
-        for s in range(args.seed_offset, args.seed_offset + args.seeds)
     ]
-    raw: dict[str, dict[str, list[Any]]] = {p: {m: [] for m in methods} for p in problems}
+    cache = Path(args.cache) if args.cache else None
+    keys = {task: run_key(task) for task in tasks}
+    done = load_cache(cache) if cache else {}
+    results = {task: done[keys[task]] for task in tasks if keys[task] in done}
+    todo = [task for task in tasks if task not in results]
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"{len(results)} of {len(tasks)} runs from {cache}", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, *task): task for task in tasks}
-        for i, (fut, (p, m, *_)) in enumerate(futures.items()):
-            raw[p][m].append(fut.result())
-            if (i + 1) % max(1, len(tasks) // 20) == 0:
-                print(f"[{time.time() - t0:5.0f}s] {i + 1}/{len(tasks)} runs", flush=True)
+        futures = {pool.submit(run_one, *task): task for task in todo}
+        for i, fut in enumerate(as_completed(futures)):
+            task = futures[fut]
+            results[task] = fut.result()
+            if cache and "skipped" not in results[task]:  # a kill loses only running runs
+                with (cache / f"{task[1].replace(':', '_')}.jsonl").open("a") as f:
+                    f.write(json.dumps({"key": keys[task], "result": results[task]}) + "\n")
+            if (i + 1) % max(1, len(todo) // 20) == 0:
+                print(f"[{time.time() - t0:5.0f}s] {i + 1}/{len(todo)} runs", flush=True)
+    raw: dict[str, dict[str, list[Any]]] = {p: {m: [] for m in methods} for p in problems}
+    for task in tasks:  # in seed order, whatever order they finished in
+        raw[task[0]][task[1]].append(results[task])
 
     timing_obs = (50,) if args.quick else (50, 500)
     timing: dict[str, Any] = {}
@@ -1094,6 +1158,7 @@ def main(argv: list[str] | None = None) -> int:
         "trials": args.trials,
         "timing_obs": list(timing_obs),
         "wall_s": time.time() - t0,
+        "cached_runs": len(tasks) - len(todo),
         "versions": _versions(),
     }
     out = Path(args.out)
