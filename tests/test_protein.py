@@ -288,3 +288,26 @@ def test_noise_free_search_does_not_repeat_a_point() -> None:
     near = (np.abs(pts[:, None] - pts[None]).max(-1) < 1e-4).sum() - len(pts)
     assert near <= 2, f"{near // 2} pairs of trials within 1e-4 of each other"
     assert -max(r.value for r in h) - 0.397887 < 0.1
+
+
+def _parabola_history(n: int) -> list[TrialRecord]:
+    xs = np.linspace(0.02, 0.98, n)
+    return [TrialRecord(i, {"x": float(x)}, TrialState.COMPLETE, -float(x - 0.37) ** 2)
+            for i, x in enumerate(xs)]
+
+
+@pytest.mark.parametrize("n", [11, 12])
+def test_a_spent_ei_sends_every_other_trial_to_the_mean_peak(n: int) -> None:
+    """n points of a noise-free parabola (peak 0.37) leave EI tiny everywhere: with an even
+    trial count the pick is the posterior mean's peak, with an odd one the EI pick."""
+    sp = space({"x": {"min": 0.0, "max": 1.0}})
+    h = _parabola_history(n)
+    on = Protein(sp, seed=0, deterministic=True).suggest(h, 1)[0]["x"]
+    off = Protein(sp, seed=0, deterministic=True, exploit_log_ei=None).suggest(h, 1)[0]["x"]
+    if n % 2:
+        assert on == off
+    else:
+        with pytest.raises(SweepError, match="exploit_log_ei") as e:
+            Protein(sp, exploit_log_ei="low")
+        assert e.value.key == "sweep.method_kwargs.exploit_log_ei"
+        assert abs(on - 0.37) < 3e-4 < 1e-3 < abs(off - 0.37), (on, off)
