@@ -311,3 +311,27 @@ def test_a_spent_ei_sends_every_other_trial_to_the_mean_peak(n: int) -> None:
             Protein(sp, exploit_log_ei="low")
         assert e.value.key == "sweep.method_kwargs.exploit_log_ei"
         assert abs(on - 0.37) < 3e-4 < 1e-3 < abs(off - 0.37), (on, off)
+
+
+def _branin(p: dict[str, float]) -> float:
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    x, y = p["x"], p["y"]
+    return (y - b * x * x + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10 - 0.397887
+
+
+@pytest.mark.slow
+def test_a_noise_free_search_resolves_the_optimum_with_the_local_model() -> None:
+    """Every other exploit turn climbs a GP of the trials nearest the incumbent: on branin
+    the worst of seeds 0-2 after 40 trials is 1.1e-5 with it, 1.2e-3 with the global
+    model's peak alone (the fit's lengthscales describe the whole square, not the bowl)."""
+    from nested_sweeper import Searcher
+
+    worst = 0.0
+    for seed in range(3):
+        s = Searcher({"x": {"min": -5.0, "max": 10.0}, "y": {"min": 0.0, "max": 15.0}},
+                     goal="minimize", method="protein", seed=seed, deterministic=True)
+        for _ in range(40):
+            p = s.ask()
+            s.tell(p, value=_branin(p))
+        worst = max(worst, min(r.value for r in s.history if r.value is not None))
+    assert worst < 2e-5, worst
