@@ -12,9 +12,10 @@ How one suggestion is made:
    trials have finished.
 3. Scores (the metric turned "higher is better"; failed runs get the worst score seen) are
    warped (``output_warp``) and standardized, and a GP (Matern 5/2 ARD, MAP hyperparameters,
-   see ``gp.py``; its prior mean ``prior_mean`` below the average score) is fitted. When some runs crashed, a second GP of "finished vs crashed"
-   multiplies the acquisition by the probability of finishing, so crash regions are
-   avoided sharply rather than through a smoothed-over bad score.
+   see ``gp.py``; its prior mean ``prior_mean`` below the average score) is fitted. When
+   some runs crashed, a second GP of "finished vs crashed" multiplies the acquisition by
+   the probability of finishing, so crash regions are avoided sharply rather than through
+   a smoothed-over bad score.
 4. Cost-aware mode (when trials report a ``cost`` that varies, e.g. environment steps or
    seconds): a third GP models log cost, the acquisition is log expected improvement minus
    ``cost_weight`` x predicted log cost (EI per unit of cost), and candidates are also
@@ -369,12 +370,12 @@ class Protein(SearchMethod):
         """Where the posterior mean peaks; ``fallback`` when that is a point already tried
         or chosen, or on the edge of a continuous input.
 
-        Exploit turns alternate between two models. One is the GP of every trial, climbed
-        from the best trials: a move within or between basins. The other is a GP of the
+        The trial number picks the model. On 0 mod 4 it is the GP of every trial, climbed
+        from the best trials: a move within or between basins. On 2 mod 4 it is a GP of the
         trials nearest the incumbent only, climbed inside their bounding box: the global
         fit's lengthscales describe the whole space, not the curvature at the optimum, so
         its peak converges slowly there (branin, seeds 0-9: regret 2.1e-5 at 50 trials with
-        the global model alone, 6.6e-7 alternating; see the class docstring).
+        the global model alone, 6.6e-7 with both; see the class docstring).
         """
         box = None
         if (len(X) + len(chosen)) % 4 == 2:
@@ -392,7 +393,7 @@ class Protein(SearchMethod):
         # within 1e-4 of a trial (of each range) a noisy model's peak is what it already
         # knows: three such steps in a row on branin (seed 13) moved regret 5.8e-5 to
         # 4.2e-5. A noise-free objective is resolved further: its steps near an optimum
-        # are that small (branin's 1e-7 regret is ~1e-4 of its range from the minimum)
+        # are that small (on branin a regret of 1e-6 is ~7e-5 of the range from the minimum)
         tried = np.abs(taken - x).max(axis=1).min() < (1e-7 if self.deterministic else 1e-4)
         # a mean peaking on an edge is the data's slope extrapolated, not a resolved basin:
         # trials there kept branin's search at x = 10 (regret 1.55; seeds 0-19, 1 of 20)
@@ -635,7 +636,8 @@ class Protein(SearchMethod):
     def _polish(
         self, acq: Any, starts: np.ndarray, box: tuple[np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """L-BFGS-B on the continuous inputs of every start at once (a sum of separate terms)."""
+        """L-BFGS-B on the continuous inputs of every start at once (a sum of separate
+        terms), inside ``box`` (lower and upper corners) or the unit cube."""
         import torch
         from scipy.optimize import minimize
 
@@ -660,13 +662,14 @@ class Protein(SearchMethod):
                 return 1e10, np.zeros_like(v)
             return value, np.nan_to_num(g)
 
+        lo, hi = (np.zeros(cont.sum()), np.ones(cont.sum())) if box is None else (
+            box[0][cont], box[1][cont])
         res = minimize(
             f,
             starts[:, cont].ravel(),
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(cont.sum()) * m if box is None
-            else list(zip(box[0][cont], box[1][cont])) * m,
+            bounds=list(zip(lo, hi)) * m,
             options={"maxiter": 40},
         )
         xs = starts.copy()
