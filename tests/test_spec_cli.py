@@ -150,6 +150,9 @@ BAD = [
      "sweep.method_kwargs.fit_restarts", "e.g. fit_restarts: 3"),
     ("sweep:\n  method: protein\n  method_kwargs: {n_init: 0}\n  parameters:\n"
      "    trainer.learning_rate: {min: 0.001, max: 0.1}\n", "sweep.n_init", "e.g. n_init: 3"),
+    ("sweep:\n  method: protein\n  method_kwargs: {prior_mean: low}\n  parameters:\n"
+     "    trainer.learning_rate: {min: 0.001, max: 0.1}\n",
+     "sweep.method_kwargs.prior_mean", "e.g. prior_mean: -0.25"),
 ]
 
 
