@@ -191,6 +191,8 @@ class Protein(SearchMethod):
         self.fit_restarts = _count("fit_restarts", fit_restarts, 0)
         self.exploit_log_ei = None if exploit_log_ei is None else float(exploit_log_ei)
         self.prior_mean = float(prior_mean)
+        #: trials the local model of the exploit turns is fitted on (see _local_model)
+        self.local_size = max(4 * len(self.space), 12)
         self.cube = UnitCube(self.space)
         dists = list(self.space.values())
         self.is_cat = np.array([d.is_categorical for d in dists], dtype=bool)
@@ -358,7 +360,7 @@ class Protein(SearchMethod):
 
         if self.exploit_log_ei is None or n_seen % 2:
             return False
-        if n_seen % 4 == 2 and n_seen >= self._local_size() + 4:
+        if n_seen % 4 == 2 and n_seen >= self.local_size + 4:
             return True
         with torch.no_grad():
             return float(acq(torch.from_numpy(x[None]))[0]) < self.exploit_log_ei
@@ -401,21 +403,15 @@ class Protein(SearchMethod):
             return fallback
         return x
 
-    def _local_size(self) -> int:
-        """How many trials the local model is fitted on."""
-        return max(4 * len(self.names), 12)
-
     def _local_model(
         self, X: np.ndarray, raw: np.ndarray
     ) -> tuple[GP, tuple[np.ndarray, np.ndarray], np.ndarray] | None:
-        """A GP of the ``_local_size()`` trials nearest the incumbent (scores warped
+        """A GP of the ``local_size`` trials nearest the incumbent (scores warped
         among themselves), the box they span, and the incumbent as the climb's start;
         None until there are a few more trials than that, or when the box is flat."""
-        import torch
+        from nested_sweeper.search.gp import fit_gp
 
-        from nested_sweeper.search.gp import GP, fit_hyper
-
-        k = self._local_size()
+        k = self.local_size
         if len(raw) < k + 4:
             return None
         best = X[int(np.argmax(raw))]
@@ -426,9 +422,8 @@ class Protein(SearchMethod):
         lo, hi = Xl.min(axis=0), Xl.max(axis=0)
         if (hi - lo)[self.is_cont].min(initial=1.0) <= 0:
             return None
-        hyper = fit_hyper(Xl, yl, self.is_cat, deterministic=self.deterministic,
-                          rng=np.random.default_rng([self.seed, len(raw)]), restarts=1)
-        gp = GP(torch.from_numpy(Xl), torch.from_numpy(yl), torch.from_numpy(self.is_cat), hyper)
+        gp = fit_gp(Xl, yl, self.is_cat, deterministic=self.deterministic,
+                    rng=np.random.default_rng([self.seed, len(raw)]), restarts=1)
         return gp, (lo, hi), best[None]
 
     def _cost_cap_term(
